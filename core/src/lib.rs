@@ -1,8 +1,57 @@
-//! `actions-core`: the destination-actions framework.
+//! `actions-core`: the destination-actions framework — Segment-style destinations in Rust.
 //!
-//! Modules, one concept each: [`mapping`] (the mapping kit), [`subscriptions`] (the FQL
-//! subscription language), [`fields`] (field definitions, JSON Schemas and validation).
+//! A destination ([`Destination`]) has settings, an authentication scheme and actions
+//! ([`Action`]); the runtime ([`DestinationRuntime`]) takes raw JSON settings and events, matches
+//! subscriptions ([`subscriptions`]), maps events ([`mapping`]), validates payloads ([`fields`]),
+//! performs the actions through the request client ([`request`]) with the OAuth refresh pipeline
+//! ([`oauth`]), and classifies every attempt ([`Outcome`]) for the delivery runtime.
+//!
+//! Modules, one concept each: [`error`], [`fields`],
+//! [`request`], [`oauth`], [`mapping`], [`subscriptions`], [`runtime`], [`destination`],
+//! [`action`], [`audience`], [`context`], [`outcome`]. Destination authors import
+//! [`prelude`].
 
+pub mod action;
+pub mod audience;
+pub mod context;
+pub mod destination;
+pub mod error;
 pub mod fields;
 pub mod mapping;
+pub mod oauth;
+pub mod outcome;
+pub mod request;
+pub mod runtime;
 pub mod subscriptions;
+
+pub use action::{
+    Action, ActionDefinition, BatchResponse, ExecuteInput, MultiStatusNode, MultiStatusResponse,
+    ResultEntry,
+};
+pub use destination::{AuthScheme, Destination, DestinationDefinition, DynAction, NoSettings};
+pub use error::{Error, ErrorClass};
+pub use outcome::Outcome;
+pub use runtime::{DestinationRuntime, EventOptions, RuntimeConfig};
+
+/// Everything a destination author needs, in one import.
+pub mod prelude {
+    pub use crate::action::{
+        Action, ActionDefinition, ActionHookDefinition, BatchResponse, DynamicChoice,
+        DynamicFieldError, DynamicFieldInput, DynamicFieldResponse, ExecuteInput, HookError,
+        HookInput, HookOutputType, HookResult, MultiStatusEntry, MultiStatusResponse,
+        ResultEntry, Services,
+    };
+    pub use crate::context::{Features, StateContext, Ttl};
+    pub use crate::destination::{
+        AuthContext, AuthScheme, Destination, DestinationDefinition, DynAction, NoSettings,
+        Preset, RequestContext,
+    };
+    pub use crate::error::{Error, ErrorClass, codes};
+    pub use crate::fields::{Fields, InputField};
+    pub use crate::oauth::{AuthTokens, RefreshedTokens, Secret};
+    pub use crate::request::{RequestClient, RequestOptions, Response};
+    pub use crate::runtime::{DestinationRuntime, EventOptions, RuntimeConfig};
+    pub use async_trait::async_trait;
+    pub use schemars::JsonSchema;
+    pub use serde_json::{Value, json};
+}
