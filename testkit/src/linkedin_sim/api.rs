@@ -1257,10 +1257,10 @@ fn validate_conversion(
     let user_info = user.and_then(|u| u.get("userInfo"));
     if let Some(info) = user_info {
         for field in ["firstName", "lastName"] {
-            if !info
+            if info
                 .get(field)
                 .and_then(Value::as_str)
-                .is_some_and(|s| !s.is_empty())
+                .is_none_or(str::is_empty)
             {
                 return Err(Refusal::invalid(
                     &format!("user/userInfo/{field}"),
