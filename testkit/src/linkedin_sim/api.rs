@@ -1114,11 +1114,12 @@ impl Refusal {
     }
 
     fn message(&self) -> String {
-        let details = self.body["errorDetails"]["inputErrors"][0]["description"].as_str();
-        let message = self.body["message"]
-            .as_str()
-            .unwrap_or("Invalid conversion event");
-        details.unwrap_or(message).to_owned()
+        self.body
+            .pointer("/errorDetails/inputErrors/0/description")
+            .or_else(|| self.body.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("Invalid conversion event")
+            .to_owned()
     }
 }
 
