@@ -261,6 +261,7 @@ pub(crate) struct SegmentEntry {
 /// The mutable world. Lives behind one mutex; no lock is held across an await.
 #[derive(Debug)]
 pub(crate) struct Inner {
+    /// The configuration; its seed lists (segments, rules, faults) are moved out at start.
     pub(crate) config: SimConfig,
     pub(crate) rules: Vec<ConversionRule>,
     pub(crate) segments: Vec<SegmentEntry>,
@@ -300,18 +301,17 @@ impl Inner {
                 TokenEntry::new(TokenStatus::Expired, now, Lag::NONE),
             );
         }
-        let segments = config
-            .segments
-            .iter()
-            .map(|s| SegmentEntry {
-                segment: s.clone(),
+        let segments = std::mem::take(&mut config.segments)
+            .into_iter()
+            .map(|segment| SegmentEntry {
+                segment,
                 created: now,
                 lag: Lag::NONE,
                 refused: 0,
             })
             .collect();
-        let next_rule_id = config
-            .conversion_rules
+        let rules = std::mem::take(&mut config.conversion_rules);
+        let next_rule_id = rules
             .iter()
             .filter_map(|r| r.id.parse::<u64>().ok())
             .max()
@@ -320,7 +320,7 @@ impl Inner {
         id_rng.set_stream(1);
         let faults = FaultEngine::new(std::mem::take(&mut config.faults), config.seed, now);
         Self {
-            rules: config.conversion_rules.clone(),
+            rules,
             revoked_refresh_tokens: config.revoked_refresh_tokens.iter().cloned().collect(),
             config,
             segments,
