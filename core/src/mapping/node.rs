@@ -1,0 +1,822 @@
+//! The evaluation tree: a mapping compiled once, evaluated many times.
+//!
+//! Compilation mirrors the reference's `resolve` exactly: every check a directive makes on its
+//! own options (which depend only on the mapping) is made once here and, when it fails, becomes
+//! a [`Node::Fail`] that raises the reference's error when (and only when) that part of the
+//! mapping is evaluated. This matters because arrays inside a mapping are not validated, so an
+//! invalid directive there fails at run time, and only if it is reached.
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use super::error::MappingError;
+use super::js::{
+    self, MAX_VALUE_DEPTH, loose_ne_empty_string, number_to_string, stringify_r, truthy,
+    truthy_opt, type_name_opt, typeof_name, utf16_units,
+};
+use super::liquid::LiquidTemplate;
+use super::path::{ParsedPath, get, parse_path, strip_dollar};
+use super::replace::{Literal, perform_replace};
+use super::template::Template;
+use super::value::R;
+
+/// A compiled mapping node.
+#[derive(Debug)]
+pub(crate) enum Node {
+    /// A value without directives (returned as a copy).
+    Const(Value),
+    /// Always `undefined`.
+    Undef,
+    /// An object whose members are resolved one by one.
+    Obj(Vec<(String, Node)>),
+    /// An array whose items are resolved one by one.
+    Arr(Vec<Node>),
+    /// A check that failed at compile time; raised when evaluated.
+    Fail(MappingError),
+    /// `@path`.
+    Path(Arg<ParsedPath>),
+    /// `@template`.
+    Template(Arg<Template>),
+    /// `@if`.
+    If(Box<IfNode>),
+    /// `@case`.
+    Case(Box<CaseNode>),
+    /// `@replace`.
+    Replace(Box<ReplaceNode>),
+    /// `@arrayPath`.
+    ArrayPath(Box<ArrayPathNode>),
+    /// `@json`.
+    Json(Box<JsonNode>),
+    /// `@flatten`.
+    Flatten(Box<FlattenNode>),
+    /// `@merge`.
+    Merge(Box<MergeNode>),
+    /// `@transform`.
+    Transform(Box<TransformNode>),
+    /// `@excludeWhenNull`.
+    ExcludeWhenNull(Box<Node>),
+    /// `@liquid`.
+    Liquid(Box<LiquidTemplate>),
+}
+
+/// The argument of a string directive: known at compile time, or produced by a directive.
+#[derive(Debug)]
+pub(crate) enum Arg<T> {
+    Static(T),
+    Dynamic(Box<Node>),
+}
+
+#[derive(Debug)]
+pub(crate) enum Cond {
+    Exists(Node),
+    Blank(Node),
+}
+
+#[derive(Debug)]
+pub(crate) struct IfNode {
+    cond: Cond,
+    then: Option<Node>,
+    otherwise: Option<Node>,
+}
+
+#[derive(Debug)]
+pub(crate) enum CaseOp {
+    Lower,
+    Upper,
+    Other,
+}
+
+#[derive(Debug)]
+pub(crate) struct CaseNode {
+    op: CaseOp,
+    value: Node,
+}
+
+#[derive(Debug)]
+pub(crate) struct ReplaceNode {
+    value: Node,
+    pattern: Option<Literal>,
+    replacement: Option<String>,
+    ignore_case: Option<bool>,
+    global: Option<bool>,
+    second: Option<(Literal, Option<String>)>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Root {
+    Path(ParsedPath),
+    Node(Node),
+}
+
+#[derive(Debug)]
+pub(crate) struct ArrayPathNode {
+    root: Root,
+    shape: Option<Node>,
+}
+
+#[derive(Debug)]
+pub(crate) enum JsonMode {
+    Encode,
+    Decode,
+    Other,
+}
+
+#[derive(Debug)]
+pub(crate) struct JsonNode {
+    mode: JsonMode,
+    value: Node,
+}
+
+#[derive(Debug)]
+pub(crate) struct FlattenNode {
+    separator: Node,
+    value: Node,
+    omit_arrays: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct MergeNode {
+    direction: Node,
+    objects: Result<Vec<Node>, MappingError>,
+}
+
+#[derive(Debug)]
+pub(crate) struct TransformNode {
+    apply: Result<Node, MappingError>,
+    mapping: Node,
+}
+
+fn fail(message: impl Into<String>) -> Node {
+    Node::Fail(MappingError::runtime(message))
+}
+
+/// The reference's run-time `isDirective`: an object with an `@` key whose other keys are all
+/// `@` keys or `_metadata`.
+pub(crate) fn is_directive(map: &Map<String, Value>) -> bool {
+    map.keys().any(|k| k.starts_with('@'))
+        && map.keys().all(|k| k.starts_with('@') || k == "_metadata")
+}
+
+/// Compiles a (validated or not) mapping value into a node, mirroring `resolve`.
+pub(crate) fn compile(v: &Value) -> Node {
+    match v {
+        Value::Object(map) if is_directive(map) => compile_directive(map),
+        Value::Object(map) => {
+            let members: Vec<(String, Node)> =
+                map.iter().map(|(k, v)| (k.clone(), compile(v))).collect();
+            if members.iter().all(|(_, n)| matches!(n, Node::Const(_))) {
+                Node::Const(Value::Object(
+                    members
+                        .into_iter()
+                        .filter_map(|(k, n)| match n {
+                            Node::Const(v) => Some((k, v)),
+                            _ => None,
+                        })
+                        .collect(),
+                ))
+            } else {
+                Node::Obj(members)
+            }
+        }
+        Value::Array(items) => {
+            let nodes: Vec<Node> = items.iter().map(compile).collect();
+            if nodes.iter().all(|n| matches!(n, Node::Const(_))) {
+                Node::Const(Value::Array(
+                    nodes
+                        .into_iter()
+                        .filter_map(|n| match n {
+                            Node::Const(v) => Some(v),
+                            _ => None,
+                        })
+                        .collect(),
+                ))
+            } else {
+                Node::Arr(nodes)
+            }
+        }
+        scalar => Node::Const(scalar.clone()),
+    }
+}
+
+fn compile_opt(v: Option<&Value>) -> Node {
+    v.map_or(Node::Undef, compile)
+}
+
+fn compile_directive(map: &Map<String, Value>) -> Node {
+    let Some((name, value)) = map.iter().find(|(k, _)| k.starts_with('@')) else {
+        return Node::Undef;
+    };
+    match name.as_str() {
+        "@path" => match value {
+            Value::String(s) => Node::Path(Arg::Static(parse_path(&strip_dollar(s)))),
+            other => Node::Path(Arg::Dynamic(Box::new(compile(other)))),
+        },
+        "@template" => match value {
+            Value::String(s) => Node::Template(Arg::Static(Template::parse(s))),
+            other => Node::Template(Arg::Dynamic(Box::new(compile(other)))),
+        },
+        "@literal" => compile(value),
+        "@if" => compile_if(value),
+        "@case" => compile_case(value),
+        "@replace" => compile_replace(value),
+        "@arrayPath" => compile_array_path(value),
+        "@json" => compile_json(value),
+        "@flatten" => compile_flatten(value),
+        "@merge" => compile_merge(value),
+        "@transform" => compile_transform(value),
+        "@excludeWhenNull" => Node::ExcludeWhenNull(Box::new(compile(value))),
+        "@liquid" => super::liquid::compile_liquid(value),
+        other => fail(format!("{other} is not a valid directive, got undefined")),
+    }
+}
+
+fn compile_if(opts: &Value) -> Node {
+    let Value::Object(o) = opts else {
+        return fail("@if requires an object with an \"exists\" key");
+    };
+    if !truthy_opt(o.get("exists")) && !truthy_opt(o.get("blank")) {
+        return fail("@if requires an \"exists\" key or a \"blank\" key");
+    }
+    let cond = match o.get("exists") {
+        Some(e) => Cond::Exists(compile(e)),
+        None => Cond::Blank(compile_opt(o.get("blank"))),
+    };
+    Node::If(Box::new(IfNode {
+        cond,
+        then: o.get("then").map(compile),
+        otherwise: o.get("else").filter(|e| truthy(e)).map(compile),
+    }))
+}
+
+fn compile_case(opts: &Value) -> Node {
+    let Value::Object(o) = opts else {
+        return fail("@case requires an object with a \"operator\" key");
+    };
+    if !truthy_opt(o.get("operator")) {
+        return fail("@case requires a \"operator\" key");
+    }
+    let op = match o.get("operator").and_then(Value::as_str) {
+        Some("lower") => CaseOp::Lower,
+        Some("upper") => CaseOp::Upper,
+        _ => CaseOp::Other,
+    };
+    match o.get("value") {
+        Some(v) if truthy(v) => Node::Case(Box::new(CaseNode {
+            op,
+            value: compile(v),
+        })),
+        _ => Node::Undef,
+    }
+}
+
+fn non_null(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
+
+fn compile_replace(opts: &Value) -> Node {
+    let Value::Object(o) = opts else {
+        return fail("@replace requires an object with a \"pattern\" key");
+    };
+    if !truthy_opt(o.get("pattern")) {
+        return fail("@replace requires a \"pattern\" key");
+    }
+    let value = match o.get("value") {
+        Some(v) if truthy(v) => compile(v),
+        _ => return Node::Undef,
+    };
+    // The reference writes these defaults into the options before reading them.
+    let replacement = match non_null(o.get("replacement")) {
+        None => Some(String::new()),
+        Some(v) => v.as_str().map(str::to_owned),
+    };
+    let ignore_case = match non_null(o.get("ignorecase")) {
+        None => Some(false),
+        Some(v) => v.as_bool(),
+    };
+    let global = match non_null(o.get("global")) {
+        None => Some(true),
+        Some(v) => v.as_bool(),
+    };
+    let second = match o.get("pattern2") {
+        Some(Value::String(p2)) if !p2.is_empty() => {
+            let r2 = match non_null(o.get("replacement2")) {
+                None => Some(String::new()),
+                Some(v) => v.as_str().map(str::to_owned),
+            };
+            Some((Literal::new(p2), r2))
+        }
+        _ => None,
+    };
+    Node::Replace(Box::new(ReplaceNode {
+        value,
+        pattern: o.get("pattern").and_then(Value::as_str).map(Literal::new),
+        replacement,
+        ignore_case,
+        global,
+        second,
+    }))
+}
+
+fn compile_array_path(data: &Value) -> Node {
+    let Value::Array(items) = data else {
+        return fail(format!(
+            "@arrayPath expected array, got {}",
+            js::type_name(data)
+        ));
+    };
+    let root = match items.first() {
+        Some(Value::String(s)) => Root::Path(parse_path(&strip_dollar(s))),
+        other => Root::Node(compile_opt(other)),
+    };
+    let shape = match items.get(1) {
+        Some(Value::Object(o)) if !o.is_empty() => Some(compile(&Value::Object(o.clone()))),
+        _ => None,
+    };
+    Node::ArrayPath(Box::new(ArrayPathNode { root, shape }))
+}
+
+fn compile_json(opts: &Value) -> Node {
+    let Value::Object(o) = opts else {
+        return fail("@json requires an object with a \"value\" key");
+    };
+    if !truthy_opt(o.get("mode")) {
+        return fail("@json requires a \"mode\" key");
+    }
+    let value = match o.get("value") {
+        Some(v) if truthy(v) => compile(v),
+        _ => return fail("@json requires a \"value\" key"),
+    };
+    let mode = match o.get("mode").and_then(Value::as_str) {
+        Some("encode") => JsonMode::Encode,
+        Some("decode") => JsonMode::Decode,
+        _ => JsonMode::Other,
+    };
+    Node::Json(Box::new(JsonNode { mode, value }))
+}
+
+fn compile_flatten(opts: &Value) -> Node {
+    let Value::Object(o) = opts else {
+        return fail("@flatten requires an object with a \"separator\" key");
+    };
+    let separator = match o.get("separator") {
+        Some(s) if truthy(s) => compile(s),
+        _ => return fail("@flatten requires a \"separator\" key"),
+    };
+    Node::Flatten(Box::new(FlattenNode {
+        separator,
+        value: compile_opt(o.get("value")),
+        omit_arrays: truthy_opt(o.get("omitArrays")),
+    }))
+}
+
+fn compile_merge(opts: &Value) -> Node {
+    let Value::Object(o) = opts else {
+        return fail("@merge requires an object with an \"objects\" key and a \"direction\" key");
+    };
+    let direction = match o.get("direction") {
+        Some(d) if truthy(d) => compile(d),
+        _ => return fail("@merge requires a \"direction\" key"),
+    };
+    let objects = match o.get("objects") {
+        Some(Value::Array(items)) => Ok(items.iter().map(compile).collect()),
+        Some(other) if truthy(other) => Err(MappingError::runtime(format!(
+            "@merge: expected opts.array, got {}",
+            typeof_name(other)
+        ))),
+        _ => Err(MappingError::runtime("@merge requires a \"objects\" key")),
+    };
+    Node::Merge(Box::new(MergeNode { direction, objects }))
+}
+
+fn compile_transform(opts: &Value) -> Node {
+    let Value::Object(o) = opts else {
+        return fail("@transform requires an object with an \"apply\" key and a \"mapping\" key");
+    };
+    let mapping = match o.get("mapping") {
+        Some(m) if truthy(m) => compile(m),
+        _ => return fail("@transform requires a \"mapping\" key"),
+    };
+    let apply = match o.get("apply") {
+        Some(a @ Value::Object(_)) => super::compile_processed(a),
+        Some(a) if truthy(a) => return fail("@transform \"apply\" key should be an object"),
+        _ => return fail("@transform requires a \"apply\" key"),
+    };
+    Node::Transform(Box::new(TransformNode { apply, mapping }))
+}
+
+fn depth_error() -> MappingError {
+    MappingError::runtime("value nesting is too deep")
+}
+
+impl Node {
+    /// Resolves the node; `None` is `undefined`. Containers come out as the reference's
+    /// `removeUndefined` leaves them.
+    pub(crate) fn eval(&self, p: Option<&Value>) -> Result<Option<Value>, MappingError> {
+        Ok(match self {
+            Node::Const(v) => Some(v.clone()),
+            Node::Undef => None,
+            Node::Obj(members) => {
+                let mut map = Map::with_capacity(members.len());
+                for (k, n) in members {
+                    if let Some(v) = n.eval(p)? {
+                        map.insert(k.clone(), v);
+                    }
+                }
+                Some(Value::Object(map))
+            }
+            Node::Arr(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for n in items {
+                    out.push(n.eval(p)?.unwrap_or(Value::Null));
+                }
+                Some(Value::Array(out))
+            }
+            Node::Fail(e) => return Err(e.clone()),
+            Node::Path(Arg::Static(path)) => get(p, path).into_owned(),
+            Node::Path(Arg::Dynamic(n)) => match n.eval(p)? {
+                Some(Value::String(s)) => get(p, &parse_path(&strip_dollar(&s))).into_owned(),
+                other => {
+                    return Err(MappingError::runtime(format!(
+                        "@path: expected string, got {}",
+                        type_name_opt(other.as_ref())
+                    )));
+                }
+            },
+            Node::Template(Arg::Static(t)) => Some(Value::String(t.render(p)?)),
+            Node::Template(Arg::Dynamic(n)) => match n.eval(p)? {
+                Some(Value::String(s)) => Some(Value::String(super::template::render(&s, p)?)),
+                other => {
+                    return Err(MappingError::runtime(format!(
+                        "@template: expected string, got {}",
+                        type_name_opt(other.as_ref())
+                    )));
+                }
+            },
+            Node::If(n) => match n.branch(p)? {
+                Some(b) => b.eval(p)?,
+                None => None,
+            },
+            Node::Case(n) => match n.value.eval(p)? {
+                Some(Value::String(s)) => Some(Value::String(n.apply(&s)?)),
+                other => other,
+            },
+            Node::Replace(n) => Some(Value::String(n.eval(p)?)),
+            Node::ArrayPath(n) => match (&n.root, &n.shape) {
+                (Root::Path(path), Some(shape)) => {
+                    let root = get(p, path);
+                    match root.as_ref() {
+                        Some(Value::Array(items)) => {
+                            let mut out = Vec::with_capacity(items.len());
+                            for item in items {
+                                out.push(shape.eval(Some(item))?.unwrap_or(Value::Null));
+                            }
+                            Some(Value::Array(out))
+                        }
+                        Some(obj @ Value::Object(_)) => Some(Value::Array(vec![
+                            shape.eval(Some(obj))?.unwrap_or(Value::Null),
+                        ])),
+                        _ => root.into_owned(),
+                    }
+                }
+                _ => self.eval_r(p)?.into_opt(),
+            },
+            Node::Json(n) => {
+                let v = n.value.eval(p)?;
+                match n.mode {
+                    JsonMode::Encode => match v {
+                        None => None,
+                        Some(v) => {
+                            let mut out = String::new();
+                            js::stringify_value(&v, &mut out, 0)?;
+                            Some(Value::String(out))
+                        }
+                    },
+                    JsonMode::Decode => match v {
+                        Some(Value::String(s)) => {
+                            Some(serde_json::from_str(&s).unwrap_or(Value::String(s)))
+                        }
+                        other => other,
+                    },
+                    JsonMode::Other => None,
+                }
+            }
+            Node::Flatten(_) | Node::Merge(_) => self.eval_r(p)?.into_opt(),
+            Node::Transform(n) => {
+                let new_payload = n.apply_to(p)?;
+                n.mapping.eval(new_payload.as_ref())?
+            }
+            Node::ExcludeWhenNull(inner) => match inner.eval(p)? {
+                Some(Value::Null) => None,
+                Some(v) => Some(clean_nulls_value(v, 0)?),
+                None => None,
+            },
+            Node::Liquid(t) => Some(Value::String(t.render(p)?)),
+        })
+    }
+
+    /// Resolves the node keeping `undefined` members and items (for `@merge`, `@flatten`,
+    /// `@arrayPath` and friends, where they change the result).
+    pub(crate) fn eval_r(&self, p: Option<&Value>) -> Result<R, MappingError> {
+        Ok(match self {
+            Node::Obj(members) => {
+                let mut map = IndexMap::with_capacity(members.len());
+                for (k, n) in members {
+                    map.insert(k.clone(), n.eval_r(p)?);
+                }
+                R::Obj(map)
+            }
+            Node::Arr(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for n in items {
+                    out.push(n.eval_r(p)?);
+                }
+                R::Arr(out)
+            }
+            Node::If(n) => match n.branch(p)? {
+                Some(b) => b.eval_r(p)?,
+                None => R::Undef,
+            },
+            Node::Case(n) => match n.value.eval_r(p)? {
+                R::V(Value::String(s)) => R::V(Value::String(n.apply(&s)?)),
+                other => other,
+            },
+            Node::ArrayPath(n) => n.eval_r(p)?,
+            Node::Json(n) if matches!(n.mode, JsonMode::Decode) => match n.value.eval_r(p)? {
+                R::V(Value::String(s)) => {
+                    R::V(serde_json::from_str(&s).unwrap_or(Value::String(s)))
+                }
+                other => other,
+            },
+            Node::Json(n) if matches!(n.mode, JsonMode::Encode) => {
+                let v = n.value.eval_r(p)?;
+                R::from_opt(stringify_r(&v)?.map(Value::String))
+            }
+            Node::Flatten(n) => {
+                let sep = match n.separator.eval(p)? {
+                    Some(Value::String(s)) => s,
+                    _ => {
+                        return Err(MappingError::runtime(
+                            "@flatten requires a string separator",
+                        ));
+                    }
+                };
+                let value = n.value.eval_r(p)?;
+                let mut out = IndexMap::new();
+                flatten_into(value, String::new(), &sep, n.omit_arrays, &mut out, 0)?;
+                R::Obj(out)
+            }
+            Node::Merge(n) => {
+                let direction = n.direction.eval(p)?;
+                let objects = match &n.objects {
+                    Ok(objects) => objects,
+                    Err(e) => return Err(e.clone()),
+                };
+                let mut resolved = Vec::with_capacity(objects.len());
+                for o in objects {
+                    resolved.push(o.eval_r(p)?);
+                }
+                if direction.as_ref().and_then(Value::as_str) == Some("left") {
+                    resolved.reverse();
+                }
+                let mut out = IndexMap::new();
+                for src in resolved {
+                    assign(&mut out, src);
+                }
+                R::Obj(out)
+            }
+            Node::Transform(n) => {
+                let new_payload = n.apply_to(p)?;
+                n.mapping.eval_r(new_payload.as_ref())?
+            }
+            Node::ExcludeWhenNull(inner) => match inner.eval_r(p)? {
+                R::V(Value::Null) => R::Undef,
+                other => clean_nulls_r(other, 0)?,
+            },
+            other => R::from_opt(other.eval(p)?),
+        })
+    }
+}
+
+impl IfNode {
+    /// The branch to take, if any.
+    fn branch(&self, p: Option<&Value>) -> Result<Option<&Node>, MappingError> {
+        let condition = match &self.cond {
+            Cond::Exists(n) => n.eval(p)?.is_some_and(|v| !v.is_null()),
+            Cond::Blank(n) => {
+                let v = R::from_opt(n.eval(p)?);
+                !v.is_nullish() && loose_ne_empty_string(&v)?
+            }
+        };
+        Ok(if condition {
+            self.then.as_ref()
+        } else {
+            self.otherwise.as_ref()
+        })
+    }
+}
+
+impl CaseNode {
+    fn apply(&self, s: &str) -> Result<String, MappingError> {
+        match self.op {
+            CaseOp::Lower => Ok(s.to_lowercase()),
+            CaseOp::Upper => Ok(s.to_uppercase()),
+            CaseOp::Other => Err(MappingError::runtime(
+                "operator key should have a value of \"lower\" or \"upper\"",
+            )),
+        }
+    }
+}
+
+impl ReplaceNode {
+    fn eval(&self, p: Option<&Value>) -> Result<String, MappingError> {
+        let value = match self.value.eval(p)? {
+            Some(Value::Bool(b)) => Some(if b { "true" } else { "false" }.to_owned()),
+            Some(Value::Number(n)) => Some(number_to_string(&n)),
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let (Some(value), Some(pattern), Some(replacement), Some(ignore_case), Some(global)) = (
+            value,
+            &self.pattern,
+            &self.replacement,
+            self.ignore_case,
+            self.global,
+        ) else {
+            return Ok(String::new());
+        };
+        let mut out = perform_replace(&value, pattern, replacement, global, ignore_case)?;
+        if let Some((p2, Some(r2))) = &self.second {
+            out = perform_replace(&out, p2, r2, global, ignore_case)?;
+        }
+        Ok(out)
+    }
+}
+
+impl ArrayPathNode {
+    fn eval_r(&self, p: Option<&Value>) -> Result<R, MappingError> {
+        match &self.root {
+            Root::Path(path) => {
+                let root = get(p, path);
+                match (&self.shape, root.as_ref()) {
+                    (Some(shape), Some(Value::Array(items))) => {
+                        let mut out = Vec::with_capacity(items.len());
+                        for item in items {
+                            out.push(shape.eval_r(Some(item))?);
+                        }
+                        Ok(R::Arr(out))
+                    }
+                    (Some(shape), Some(obj @ Value::Object(_))) => {
+                        Ok(R::Arr(vec![shape.eval_r(Some(obj))?]))
+                    }
+                    _ => Ok(R::from_opt(root.into_owned())),
+                }
+            }
+            Root::Node(n) => {
+                let root = n.eval_r(p)?;
+                let Some(shape) = &self.shape else {
+                    return Ok(root);
+                };
+                let items: Vec<R> = match root {
+                    R::Arr(items) => items,
+                    R::V(Value::Array(items)) => items.into_iter().map(R::V).collect(),
+                    obj @ (R::Obj(_) | R::V(Value::Object(_))) => vec![obj],
+                    other => return Ok(other),
+                };
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    let item = item.into_opt();
+                    out.push(shape.eval_r(item.as_ref())?);
+                }
+                Ok(R::Arr(out))
+            }
+        }
+    }
+}
+
+impl TransformNode {
+    /// `transform(apply, payload)`: the intermediate event.
+    fn apply_to(&self, p: Option<&Value>) -> Result<Option<Value>, MappingError> {
+        if !matches!(p, Some(Value::Object(_))) {
+            return Err(MappingError::runtime(format!(
+                "data must be an object, got {}",
+                type_name_opt(p)
+            )));
+        }
+        match &self.apply {
+            Ok(apply) => apply.eval(p),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// `Object.assign(target, src)`.
+fn assign(target: &mut IndexMap<String, R>, src: R) {
+    match src {
+        R::Obj(map) => {
+            for (k, v) in map {
+                target.insert(k, v);
+            }
+        }
+        R::Arr(items) => {
+            for (i, v) in items.into_iter().enumerate() {
+                target.insert(i.to_string(), v);
+            }
+        }
+        R::V(Value::Object(map)) => {
+            for (k, v) in map {
+                target.insert(k, R::V(v));
+            }
+        }
+        R::V(Value::Array(items)) => {
+            for (i, v) in items.into_iter().enumerate() {
+                target.insert(i.to_string(), R::V(v));
+            }
+        }
+        R::V(Value::String(s)) => {
+            for (i, unit) in utf16_units(&s).into_iter().enumerate() {
+                target.insert(i.to_string(), R::V(Value::String(unit)));
+            }
+        }
+        R::Undef | R::V(_) => {}
+    }
+}
+
+/// `flattenObject(input, prefix, separator, ignoreArrays)`, accumulated into `out`.
+fn flatten_into(
+    input: R,
+    prefix: String,
+    sep: &str,
+    ignore_arrays: bool,
+    out: &mut IndexMap<String, R>,
+    depth: usize,
+) -> Result<(), MappingError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(depth_error());
+    }
+    let descend = match &input {
+        R::Obj(_) | R::V(Value::Object(_)) => true,
+        R::Arr(_) | R::V(Value::Array(_)) => !ignore_arrays,
+        _ => false,
+    };
+    if !descend {
+        out.insert(prefix, input);
+        return Ok(());
+    }
+    for (k, v) in input.into_entries().unwrap_or_default() {
+        let key = if prefix.is_empty() {
+            k
+        } else {
+            format!("{prefix}{sep}{k}")
+        };
+        flatten_into(v, key, sep, ignore_arrays, out, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// `cleanNulls` on a plain value: `null` members are removed, nested objects cleaned, arrays
+/// left alone.
+fn clean_nulls_value(v: Value, depth: usize) -> Result<Value, MappingError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(depth_error());
+    }
+    match v {
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len());
+            for (k, v) in map {
+                match v {
+                    Value::Null => {}
+                    obj @ Value::Object(_) => {
+                        out.insert(k, clean_nulls_value(obj, depth + 1)?);
+                    }
+                    other => {
+                        out.insert(k, other);
+                    }
+                }
+            }
+            Ok(Value::Object(out))
+        }
+        other => Ok(other),
+    }
+}
+
+/// `cleanNulls` on a resolved value (keeps `undefined` members, which `@merge` may need).
+fn clean_nulls_r(v: R, depth: usize) -> Result<R, MappingError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(depth_error());
+    }
+    let entries = match v {
+        R::Obj(map) => map.into_iter().collect::<Vec<_>>(),
+        R::V(Value::Object(map)) => map.into_iter().map(|(k, v)| (k, R::V(v))).collect(),
+        other => return Ok(other),
+    };
+    let mut out = IndexMap::with_capacity(entries.len());
+    for (k, v) in entries {
+        let cleaned = match v {
+            R::V(Value::Null) => R::Undef,
+            obj @ (R::Obj(_) | R::V(Value::Object(_))) => clean_nulls_r(obj, depth + 1)?,
+            other => other,
+        };
+        out.insert(k, cleaned);
+    }
+    Ok(R::Obj(out))
+}
