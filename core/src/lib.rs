@@ -49,6 +49,7 @@ pub mod prelude {
     pub use crate::error::{Error, ErrorClass, codes};
     pub use crate::fields::{Fields, InputField};
     pub use crate::oauth::{AuthTokens, RefreshedTokens, Secret};
+    pub use crate::outcome::Outcome;
     pub use crate::request::{RequestClient, RequestOptions, Response};
     pub use crate::runtime::{DestinationRuntime, EventOptions, RuntimeConfig};
     pub use async_trait::async_trait;

@@ -51,6 +51,75 @@ pub const SENSITIVE_HEADERS: &[&str] = &[
     "x-auth-token",
 ];
 
+/// Body keys (JSON members or form fields) whose values are secrets.
+pub const SENSITIVE_KEYS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "clientsecret",
+    "password",
+    "api_key",
+    "apikey",
+    "secret",
+    "token",
+    "code",
+];
+
+fn is_sensitive_key(key: &str) -> bool {
+    SENSITIVE_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+}
+
+fn redact_json(v: &mut Value, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if is_sensitive_key(k) && !x.is_object() && !x.is_array() {
+                    *x = Value::String("<redacted>".to_string());
+                } else {
+                    redact_json(x, depth + 1);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| redact_json(x, depth + 1)),
+        _ => {}
+    }
+}
+
+/// A body text with the values of secret-looking JSON members or form fields
+/// (`access_token`, `refresh_token`, `client_secret`, `password`, …) replaced by `<redacted>`.
+pub fn redact_body(text: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        if let Ok(mut v) = serde_json::from_str::<Value>(text) {
+            redact_json(&mut v, 0);
+            return std::borrow::Cow::Owned(v.to_string());
+        }
+        return std::borrow::Cow::Borrowed(text);
+    }
+    if text.contains('=') && !text.contains(' ') {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if pairs.iter().any(|(k, _)| is_sensitive_key(k)) {
+            let redacted = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter().map(|(k, v)| {
+                    if is_sensitive_key(k) {
+                        (k.as_str(), "<redacted>")
+                    } else {
+                        (k.as_str(), v.as_str())
+                    }
+                }))
+                .finish();
+            return std::borrow::Cow::Owned(redacted);
+        }
+    }
+    std::borrow::Cow::Borrowed(text)
+}
+
 /// Whether a header name (any case) carries a secret.
 pub fn is_sensitive_header(name: &str) -> bool {
     SENSITIVE_HEADERS
@@ -190,7 +259,7 @@ impl fmt::Debug for PreparedRequest {
             .field("method", &self.method)
             .field("url", &self.url)
             .field("headers", &RedactedHeaders(&self.headers))
-            .field("body", &self.body)
+            .field("body", &self.body.as_deref().map(redact_body))
             .finish()
     }
 }
@@ -231,9 +300,10 @@ impl PreparedRequest {
         }
     }
 
-    /// A copy whose sensitive header values are replaced by `<redacted>`.
+    /// A copy whose sensitive header values and body secrets are replaced by `<redacted>`.
     pub fn redacted(&self) -> PreparedRequest {
         let mut r = self.clone();
+        r.body = r.body.as_deref().map(|b| redact_body(b).into_owned());
         for (k, v) in &mut r.headers {
             if is_sensitive_header(k) {
                 *v = "<redacted>".to_string();
@@ -263,7 +333,7 @@ impl fmt::Debug for Response {
             .field("status", &self.status)
             .field("url", &self.url)
             .field("headers", &RedactedHeaders(&self.headers))
-            .field("content", &self.content)
+            .field("content", &redact_body(&self.content))
             .finish()
     }
 }
@@ -1081,6 +1151,19 @@ mod tests {
         assert_eq!(p.body.as_deref(), Some("grant_type=refresh_token&x=a+b"));
         let p = prepare("https://e.com", &RequestOptions::new().text("{}")).unwrap();
         assert_eq!(p.header("content-type"), Some("text/plain;charset=UTF-8"));
+    }
+
+    #[test]
+    fn bodies_with_secrets_are_redacted() {
+        assert_eq!(
+            redact_body("grant_type=refresh_token&refresh_token=RT1&client_secret=CS"),
+            "grant_type=refresh_token&refresh_token=%3Credacted%3E&client_secret=%3Credacted%3E"
+        );
+        let r = redact_body(r#"{"access_token":"AT","expires_in":5,"nested":{"password":"p"}}"#);
+        assert!(!r.contains("AT\"") && !r.contains("\"p\""), "{r}");
+        assert!(r.contains("expires_in"));
+        assert_eq!(redact_body(r#"{"event":"x"}"#), r#"{"event":"x"}"#);
+        assert_eq!(redact_body("plain text"), "plain text");
     }
 
     #[test]

@@ -64,8 +64,8 @@ pub fn mapping_error(e: MappingError) -> Error {
                 .issues()
                 .iter()
                 .map(|i| ValidationIssue {
-                    pointer: i.pointer.clone(),
-                    message: i.message.clone(),
+                    pointer: i.pointer(),
+                    message: i.message().to_string(),
                 })
                 .collect();
             Error::mapping_validation(e.message(), issues)
