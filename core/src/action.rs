@@ -715,7 +715,9 @@ pub fn missing_dynamic_field(key: &str) -> DynamicFieldResponse {
 
 /// Builds a JSON object from `(key, value)` pairs, skipping `None` values (the reference's
 /// "undefined keys are omitted" for request bodies).
-pub fn object_without_nones<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<Value>)>) -> Value {
+pub fn object_without_nones<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, Option<Value>)>,
+) -> Value {
     let mut m = Map::new();
     for (k, v) in pairs {
         if let Some(v) = v {

@@ -94,28 +94,58 @@ mod tests {
     #[test]
     fn engage_reads_traits_for_identify_and_properties_for_track() {
         let f = Features::new();
-        assert_eq!(resolve_audience_membership(&engage("identify", "traits", json!(true)), None, &f), Some(true));
-        assert_eq!(resolve_audience_membership(&engage("track", "properties", json!(false)), None, &f), Some(false));
-        assert_eq!(resolve_audience_membership(&engage("track", "traits", json!(true)), None, &f), None);
-        assert_eq!(resolve_audience_membership(&engage("track", "properties", json!("true")), None, &f), None);
+        assert_eq!(
+            resolve_audience_membership(&engage("identify", "traits", json!(true)), None, &f),
+            Some(true)
+        );
+        assert_eq!(
+            resolve_audience_membership(&engage("track", "properties", json!(false)), None, &f),
+            Some(false)
+        );
+        assert_eq!(
+            resolve_audience_membership(&engage("track", "traits", json!(true)), None, &f),
+            None
+        );
+        assert_eq!(
+            resolve_audience_membership(&engage("track", "properties", json!("true")), None, &f),
+            None
+        );
     }
 
     #[test]
     fn retl_sync_modes() {
         let f = Features::new();
         let ev = |name: &str| json!({"type": "track", "event": name});
-        assert_eq!(resolve_audience_membership(&ev("new"), Some(SyncMode::Add), &f), Some(true));
-        assert_eq!(resolve_audience_membership(&ev("updated"), Some(SyncMode::Add), &f), None);
-        assert_eq!(resolve_audience_membership(&ev("updated"), Some(SyncMode::Upsert), &f), Some(true));
-        assert_eq!(resolve_audience_membership(&ev("deleted"), Some(SyncMode::Mirror), &f), Some(false));
-        assert_eq!(resolve_audience_membership(&ev("deleted"), Some(SyncMode::Delete), &f), Some(false));
+        assert_eq!(
+            resolve_audience_membership(&ev("new"), Some(SyncMode::Add), &f),
+            Some(true)
+        );
+        assert_eq!(
+            resolve_audience_membership(&ev("updated"), Some(SyncMode::Add), &f),
+            None
+        );
+        assert_eq!(
+            resolve_audience_membership(&ev("updated"), Some(SyncMode::Upsert), &f),
+            Some(true)
+        );
+        assert_eq!(
+            resolve_audience_membership(&ev("deleted"), Some(SyncMode::Mirror), &f),
+            Some(false)
+        );
+        assert_eq!(
+            resolve_audience_membership(&ev("deleted"), Some(SyncMode::Delete), &f),
+            Some(false)
+        );
         assert_eq!(resolve_audience_membership(&ev("new"), None, &f), None);
     }
 
     #[test]
     fn legacy_journeys_needs_the_flag() {
         let ev = json!({"type": "track", "context": {"personas": {"computation_class": "journey_step", "computation_key": "j"}}});
-        assert_eq!(resolve_audience_membership(&ev, None, &Features::new()), None);
+        assert_eq!(
+            resolve_audience_membership(&ev, None, &Features::new()),
+            None
+        );
         let mut f = Features::new();
         f.set(LEGACY_JOURNEYS_FLAG, true);
         assert_eq!(resolve_audience_membership(&ev, None, &f), Some(true));

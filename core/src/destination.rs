@@ -112,9 +112,8 @@ impl Preset {
     /// The action key the preset uses.
     pub fn partner_action(&self) -> &str {
         match self {
-            Preset::Automatic { partner_action, .. } | Preset::SpecificEvent { partner_action, .. } => {
-                partner_action
-            }
+            Preset::Automatic { partner_action, .. }
+            | Preset::SpecificEvent { partner_action, .. } => partner_action,
         }
     }
 }
@@ -216,9 +215,8 @@ pub trait Destination: Send + Sync + 'static {
 
     /// The settings fields (derived from [`Destination::Settings`]).
     fn settings_fields(&self) -> Result<Fields, Error> {
-        fields_of::<Self::Settings>().map_err(|e| {
-            Error::plain(format!("the settings fields could not be derived: {e}"))
-        })
+        fields_of::<Self::Settings>()
+            .map_err(|e| Error::plain(format!("the settings fields could not be derived: {e}")))
     }
 
     /// Default request options for every request made for this destination (actions, hooks,

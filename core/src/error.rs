@@ -565,9 +565,15 @@ mod tests {
         assert_eq!(e.code(), Some("400"));
         assert!(!e.is_retryable());
         let e = Error::payload_validation("bad");
-        assert_eq!((e.status(), e.code()), (Some(400), Some("PAYLOAD_VALIDATION_FAILED")));
+        assert_eq!(
+            (e.status(), e.code()),
+            (Some(400), Some("PAYLOAD_VALIDATION_FAILED"))
+        );
         let e = Error::invalid_authentication("nope");
-        assert_eq!((e.status(), e.code()), (Some(401), Some("INVALID_AUTHENTICATION")));
+        assert_eq!(
+            (e.status(), e.code()),
+            (Some(401), Some("INVALID_AUTHENTICATION"))
+        );
         assert_eq!(error_code_from_http_status(429), "TOO_MANY_REQUESTS");
         assert_eq!(error_code_from_http_status(299), "UNKNOWN_ERROR");
         let e = Error::token_propagation("65601");

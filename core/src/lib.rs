@@ -31,20 +31,20 @@ pub use action::{
 pub use destination::{AuthScheme, Destination, DestinationDefinition, DynAction, NoSettings};
 pub use error::{Error, ErrorClass};
 pub use outcome::Outcome;
-pub use runtime::{DestinationRuntime, EventOptions, RuntimeConfig};
+pub use runtime::{AnyRuntime, DestinationRuntime, EventOptions, RuntimeConfig};
 
 /// Everything a destination author needs, in one import.
 pub mod prelude {
     pub use crate::action::{
         Action, ActionDefinition, ActionHookDefinition, BatchResponse, DynamicChoice,
         DynamicFieldError, DynamicFieldInput, DynamicFieldResponse, ExecuteInput, HookError,
-        HookInput, HookOutputType, HookResult, MultiStatusEntry, MultiStatusResponse,
-        ResultEntry, Services,
+        HookInput, HookOutputType, HookResult, MultiStatusEntry, MultiStatusResponse, ResultEntry,
+        Services,
     };
     pub use crate::context::{Features, StateContext, Ttl};
     pub use crate::destination::{
-        AuthContext, AuthScheme, Destination, DestinationDefinition, DynAction, NoSettings,
-        Preset, RequestContext,
+        AuthContext, AuthScheme, Destination, DestinationDefinition, DynAction, NoSettings, Preset,
+        RequestContext,
     };
     pub use crate::error::{Error, ErrorClass, codes};
     pub use crate::fields::{Fields, InputField};

@@ -130,7 +130,10 @@ impl AuthTokens {
             o.insert("access_token".into(), Value::String(t.expose().to_string()));
         }
         if let Some(t) = &self.refresh_token {
-            o.insert("refresh_token".into(), Value::String(t.expose().to_string()));
+            o.insert(
+                "refresh_token".into(),
+                Value::String(t.expose().to_string()),
+            );
         }
         if let Some(u) = &self.refresh_token_url {
             o.insert("refresh_token_url".into(), Value::String(u.clone()));
@@ -203,7 +206,11 @@ impl TokenRefresher {
         format!(
             "{}\u{0}{}",
             stale.access_token().unwrap_or(""),
-            stale.refresh_token.as_ref().map(Secret::expose).unwrap_or("")
+            stale
+                .refresh_token
+                .as_ref()
+                .map(Secret::expose)
+                .unwrap_or("")
         )
     }
 

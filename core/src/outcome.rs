@@ -185,7 +185,10 @@ mod tests {
         let r = Response::new(400, "u", vec![], "");
         assert!(matches!(
             Outcome::of_error(&Error::http(r)),
-            Outcome::Permanent { status: Some(400), .. }
+            Outcome::Permanent {
+                status: Some(400),
+                ..
+            }
         ));
         assert!(matches!(
             Outcome::of_error(&Error::token_propagation("65601")),
@@ -215,8 +218,20 @@ mod tests {
         match Outcome::of_result(&result) {
             Outcome::Partial(v) => {
                 assert_eq!(v[0], Outcome::Delivered);
-                assert!(matches!(v[1], Outcome::Permanent { status: Some(400), .. }));
-                assert!(matches!(v[2], Outcome::Retry { status: Some(503), .. }));
+                assert!(matches!(
+                    v[1],
+                    Outcome::Permanent {
+                        status: Some(400),
+                        ..
+                    }
+                ));
+                assert!(matches!(
+                    v[2],
+                    Outcome::Retry {
+                        status: Some(503),
+                        ..
+                    }
+                ));
             }
             o => panic!("{o:?}"),
         }

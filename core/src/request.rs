@@ -351,9 +351,9 @@ impl Response {
             .into_iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();
-        let is_json = headers
-            .iter()
-            .any(|(k, v)| k == "content-type" && v.to_ascii_lowercase().contains("application/json"));
+        let is_json = headers.iter().any(|(k, v)| {
+            k == "content-type" && v.to_ascii_lowercase().contains("application/json")
+        });
         let data = if is_json {
             serde_json::from_str(&content).ok()
         } else {
@@ -945,8 +945,8 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
 
 /// Builds the request a layered set of options describes (URL, method, headers, body).
 pub fn prepare(url: &str, opts: &RequestOptions) -> Result<PreparedRequest, Error> {
-    let mut parsed = url::Url::parse(url)
-        .map_err(|e| Error::plain(format!("invalid URL {url:?}: {e}")))?;
+    let mut parsed =
+        url::Url::parse(url).map_err(|e| Error::plain(format!("invalid URL {url:?}: {e}")))?;
     if let Some(params) = &opts.search_params {
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -954,34 +954,35 @@ pub fn prepare(url: &str, opts: &RequestOptions) -> Result<PreparedRequest, Erro
         parsed.set_query(if query.is_empty() { None } else { Some(&query) });
     }
     let mut headers = opts.headers.clone();
-    let body = match &opts.body {
-        None => None,
-        Some(Body::Json(v)) => {
-            headers.set("content-type", "application/json");
-            Some(serde_json::to_string(v).map_err(|e| {
-                Error::plain(format!("the JSON body could not be serialised: {e}"))
-            })?)
-        }
-        Some(Body::Form(fields)) => {
-            if headers.get("content-type").is_none() {
-                headers.set(
-                    "content-type",
-                    "application/x-www-form-urlencoded;charset=UTF-8",
-                );
+    let body =
+        match &opts.body {
+            None => None,
+            Some(Body::Json(v)) => {
+                headers.set("content-type", "application/json");
+                Some(serde_json::to_string(v).map_err(|e| {
+                    Error::plain(format!("the JSON body could not be serialised: {e}"))
+                })?)
             }
-            Some(
-                form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    .finish(),
-            )
-        }
-        Some(Body::Text(t)) => {
-            if headers.get("content-type").is_none() {
-                headers.set("content-type", "text/plain;charset=UTF-8");
+            Some(Body::Form(fields)) => {
+                if headers.get("content-type").is_none() {
+                    headers.set(
+                        "content-type",
+                        "application/x-www-form-urlencoded;charset=UTF-8",
+                    );
+                }
+                Some(
+                    form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                        .finish(),
+                )
             }
-            Some(t.clone())
-        }
-    };
+            Some(Body::Text(t)) => {
+                if headers.get("content-type").is_none() {
+                    headers.set("content-type", "text/plain;charset=UTF-8");
+                }
+                Some(t.clone())
+            }
+        };
     if opts.username.is_some() || opts.password.is_some() {
         let user = opts.username.as_deref().unwrap_or("");
         let pass = opts.password.as_deref().unwrap_or("");
@@ -1106,10 +1107,8 @@ mod tests {
 
     #[test]
     fn search_params_replace_the_query_with_form_encoding() {
-        let o = RequestOptions::new().search_params([
-            ("account", "urn:li:sponsoredAccount:1"),
-            ("q", "a b&c~"),
-        ]);
+        let o = RequestOptions::new()
+            .search_params([("account", "urn:li:sponsoredAccount:1"), ("q", "a b&c~")]);
         let p = prepare("https://example.com/x?old=1", &o).unwrap();
         assert_eq!(
             p.url,
@@ -1195,7 +1194,10 @@ mod tests {
         let r = Response::new(
             200,
             "u",
-            vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+            vec![(
+                "Content-Type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
             r#"{"id":"1"}"#,
         );
         assert_eq!(r.data(), Some(&serde_json::json!({"id": "1"})));

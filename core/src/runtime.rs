@@ -34,13 +34,15 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use crate::action::{
-    ActionDefinition, ActionHookDefinition, BatchResponse, DynamicFieldInput,
-    DynamicFieldResponse, ExecuteInput, HookInput, HookResult, MultiStatusNode, ResultEntry,
-    Services, SyncMode, missing_dynamic_field, not_batchable,
+    ActionDefinition, ActionHookDefinition, BatchResponse, DynamicFieldInput, DynamicFieldResponse,
+    ExecuteInput, HookInput, HookResult, MultiStatusNode, ResultEntry, Services, SyncMode,
+    missing_dynamic_field, not_batchable,
 };
 use crate::audience::resolve_audience_membership;
 use crate::context::{Clock, Env, Features, MemoryState, ProcessEnv, StateContext, SystemClock};
-use crate::destination::{AuthContext, Destination, DestinationDefinition, DynAction, RequestContext};
+use crate::destination::{
+    AuthContext, Destination, DestinationDefinition, DynAction, RequestContext,
+};
 use crate::error::{Error, ErrorClass, ValidationIssue, codes};
 use crate::fields::{CompiledSchema, Fields, fields_to_json_schema, remove_empty_values};
 use crate::mapping::{Mapping, MappingError};
@@ -370,7 +372,8 @@ impl<D: Destination> DestinationRuntime<D> {
             auth,
             features,
         });
-        let client = RequestClient::new(self.http.clone(), layer).with_origins(self.origins.clone());
+        let client =
+            RequestClient::new(self.http.clone(), layer).with_origins(self.origins.clone());
         match capture {
             Some(c) => client.with_capture(c.clone()),
             None => client,
@@ -418,7 +421,9 @@ impl<D: Destination> DestinationRuntime<D> {
         let raw_mapping = raw.get("mapping").cloned().unwrap_or_else(|| json!({}));
         let check = match raw.get("subscribe") {
             Some(Value::String(s)) if !s.is_empty() => match Subscription::parse(s) {
-                Err(e) => SubscriptionCheck::Invalid(format!("Invalid subscription : {}", e.message())),
+                Err(e) => {
+                    SubscriptionCheck::Invalid(format!("Invalid subscription : {}", e.message()))
+                }
                 Ok(sub) => {
                     let mapping = Mapping::compile(&raw_mapping).map_err(mapping_error)?;
                     SubscriptionCheck::Valid(Box::new((sub, mapping)))
@@ -443,11 +448,12 @@ impl<D: Destination> DestinationRuntime<D> {
             return Ok(c.clone());
         }
         let typed = self.validate_settings(settings)?;
-        let raw_subs: Vec<&Value> = match (settings.get("subscription"), settings.get("subscriptions")) {
-            (Some(s @ Value::Object(_)), _) => vec![s],
-            (_, Some(Value::Array(list))) => list.iter().collect(),
-            _ => Vec::new(),
-        };
+        let raw_subs: Vec<&Value> =
+            match (settings.get("subscription"), settings.get("subscriptions")) {
+                (Some(s @ Value::Object(_)), _) => vec![s],
+                (_, Some(Value::Array(list))) => list.iter().collect(),
+                _ => Vec::new(),
+            };
         let subscriptions = raw_subs
             .into_iter()
             .map(|s| self.compile_subscription(s).map(Arc::new))
@@ -710,8 +716,7 @@ impl<D: Destination> DestinationRuntime<D> {
             None => mapped,
         };
         let sync_mode = self.sync_mode(entry, raw_mapping);
-        let membership =
-            resolve_audience_membership(event, sync_mode, &attempt.services.features);
+        let membership = resolve_audience_membership(event, sync_mode, &attempt.services.features);
         let payloads = [payload];
         let input = ExecuteInput {
             settings: attempt.settings,
@@ -749,7 +754,10 @@ impl<D: Destination> DestinationRuntime<D> {
     ) -> Result<Vec<ResultEntry>, Error> {
         let (fql, mapping) = match &sub.check {
             SubscriptionCheck::Invalid(msg) => {
-                let nodes = events.iter().map(|_| MultiStatusNode::rejected(msg.clone())).collect();
+                let nodes = events
+                    .iter()
+                    .map(|_| MultiStatusNode::rejected(msg.clone()))
+                    .collect();
                 return Ok(vec![ResultEntry::multistatus(nodes)]);
             }
             SubscriptionCheck::Valid(b) => (&b.0, &b.1),
@@ -976,7 +984,9 @@ impl<D: Destination> DestinationRuntime<D> {
             hook_inputs.clone()
         };
         if let Some((_, compiled)) = compile_fields(&def.input_fields, &format!("hook {hook}"))? {
-            compiled.validate(&mut inputs, EXEMPT).map_err(schema_error)?;
+            compiled
+                .validate(&mut inputs, EXEMPT)
+                .map_err(schema_error)?;
         }
         let typed = self.validate_settings(settings)?;
         let auth = AuthTokens::from_settings(settings);
@@ -1066,7 +1076,11 @@ impl<D: Destination> DestinationRuntime<D> {
     /// "Test connection": validates settings (errors surface unwrapped), then runs the
     /// destination's `test_authentication`; any error it raises becomes the reference's
     /// `Error("Credentials are invalid: <response status or ''> <message>")`.
-    pub async fn test_authentication(&self, settings: &Value, opts: &EventOptions) -> Result<(), Error> {
+    pub async fn test_authentication(
+        &self,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<(), Error> {
         let typed = self.validate_settings(settings)?;
         let auth = AuthTokens::from_settings(settings);
         let services = self.services(opts);
@@ -1135,5 +1149,172 @@ fn json_type(v: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
+    }
+}
+
+/// A runtime with its destination type erased (JSON in, JSON out), for registries, the
+/// command line and the delivery runtime. Implemented by every [`DestinationRuntime`].
+#[async_trait::async_trait]
+pub trait AnyRuntime: Send + Sync {
+    /// The destination's definition.
+    fn definition(&self) -> &DestinationDefinition;
+    /// The settings fields.
+    fn settings_fields(&self) -> &Fields;
+    /// Every action's definition and fields.
+    fn action_list(&self) -> Vec<(ActionDefinition, Fields)>;
+    /// An action's hooks.
+    fn hooks_of(&self, action: &str) -> Vec<ActionHookDefinition>;
+    /// See [`DestinationRuntime::on_event`].
+    async fn on_event(
+        &self,
+        event: &Value,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<Vec<ResultEntry>, Error>;
+    /// See [`DestinationRuntime::on_batch`].
+    async fn on_batch(
+        &self,
+        events: &[Value],
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<Vec<ResultEntry>, Error>;
+    /// See [`DestinationRuntime::execute_action`].
+    async fn execute_action(
+        &self,
+        action: &str,
+        event: &Value,
+        mapping: &Value,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<Vec<ResultEntry>, Error>;
+    /// See [`DestinationRuntime::execute_batch_action`].
+    async fn execute_batch_action(
+        &self,
+        action: &str,
+        events: &[Value],
+        mapping: &Value,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<Vec<MultiStatusNode>, Error>;
+    /// See [`DestinationRuntime::execute_hook`].
+    async fn execute_hook(
+        &self,
+        action: &str,
+        hook: &str,
+        settings: &Value,
+        inputs: &Value,
+        outputs: Option<&Value>,
+        opts: &EventOptions,
+    ) -> Result<HookResult, Error>;
+    /// See [`DestinationRuntime::execute_dynamic_field`].
+    async fn execute_dynamic_field(
+        &self,
+        action: &str,
+        field: &str,
+        settings: &Value,
+        payload: &Value,
+        opts: &EventOptions,
+    ) -> Result<DynamicFieldResponse, Error>;
+    /// See [`DestinationRuntime::test_authentication`].
+    async fn test_authentication(&self, settings: &Value, opts: &EventOptions)
+    -> Result<(), Error>;
+    /// See [`DestinationRuntime::refresh_access_token`].
+    async fn refresh_access_token(
+        &self,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<RefreshedTokens, Error>;
+}
+
+#[async_trait::async_trait]
+impl<D: Destination> AnyRuntime for DestinationRuntime<D> {
+    fn definition(&self) -> &DestinationDefinition {
+        DestinationRuntime::definition(self)
+    }
+    fn settings_fields(&self) -> &Fields {
+        DestinationRuntime::settings_fields(self)
+    }
+    fn action_list(&self) -> Vec<(ActionDefinition, Fields)> {
+        self.actions()
+            .map(|(d, f)| (d.clone(), f.clone()))
+            .collect()
+    }
+    fn hooks_of(&self, action: &str) -> Vec<ActionHookDefinition> {
+        self.action_hooks(action).to_vec()
+    }
+    async fn on_event(
+        &self,
+        event: &Value,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<Vec<ResultEntry>, Error> {
+        DestinationRuntime::on_event(self, event, settings, opts).await
+    }
+    async fn on_batch(
+        &self,
+        events: &[Value],
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<Vec<ResultEntry>, Error> {
+        DestinationRuntime::on_batch(self, events, settings, opts).await
+    }
+    async fn execute_action(
+        &self,
+        action: &str,
+        event: &Value,
+        mapping: &Value,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<Vec<ResultEntry>, Error> {
+        DestinationRuntime::execute_action(self, action, event, mapping, settings, None, opts).await
+    }
+    async fn execute_batch_action(
+        &self,
+        action: &str,
+        events: &[Value],
+        mapping: &Value,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<Vec<MultiStatusNode>, Error> {
+        DestinationRuntime::execute_batch_action(
+            self, action, events, mapping, settings, None, opts,
+        )
+        .await
+    }
+    async fn execute_hook(
+        &self,
+        action: &str,
+        hook: &str,
+        settings: &Value,
+        inputs: &Value,
+        outputs: Option<&Value>,
+        opts: &EventOptions,
+    ) -> Result<HookResult, Error> {
+        DestinationRuntime::execute_hook(self, action, hook, settings, inputs, outputs, opts).await
+    }
+    async fn execute_dynamic_field(
+        &self,
+        action: &str,
+        field: &str,
+        settings: &Value,
+        payload: &Value,
+        opts: &EventOptions,
+    ) -> Result<DynamicFieldResponse, Error> {
+        DestinationRuntime::execute_dynamic_field(self, action, field, settings, payload, opts)
+            .await
+    }
+    async fn test_authentication(
+        &self,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<(), Error> {
+        DestinationRuntime::test_authentication(self, settings, opts).await
+    }
+    async fn refresh_access_token(
+        &self,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<RefreshedTokens, Error> {
+        DestinationRuntime::refresh_access_token(self, settings, opts).await
     }
 }

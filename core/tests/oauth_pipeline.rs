@@ -132,7 +132,10 @@ impl Destination for TestDestination {
             .unwrap_or_default();
         let r = client
             .post(format!("{AUTH}/token"))
-            .form([("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+            .form([
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ])
             .throw_http_errors(false)
             .send()
             .await?;
@@ -207,7 +210,10 @@ async fn a_401_refreshes_once_and_the_retry_succeeds() {
     let refresh = server
         .mock("POST", "/token")
         .match_header("authorization", Matcher::Missing)
-        .match_body(Matcher::UrlEncoded("refresh_token".into(), "RT-SECRET-456".into()))
+        .match_body(Matcher::UrlEncoded(
+            "refresh_token".into(),
+            "RT-SECRET-456".into(),
+        ))
         .with_header("content-type", "application/json")
         .with_body(r#"{"access_token":"new-token"}"#)
         .expect(1)
@@ -224,7 +230,10 @@ async fn a_401_refreshes_once_and_the_retry_succeeds() {
         .await;
     let rt = runtime(&server, AuthScheme::OAuth2).await;
     let (cb, seen) = recorder();
-    let results = rt.on_event(&event("Signed Up"), &settings(), &opts(cb)).await.unwrap();
+    let results = rt
+        .on_event(&event("Signed Up"), &settings(), &opts(cb))
+        .await
+        .unwrap();
     assert_eq!(results.last().unwrap().data, Some(json!({"ok": true})));
     assert_eq!(*seen.lock().unwrap(), vec!["new-token".to_string()]);
     stale.assert_async().await;
@@ -290,7 +299,10 @@ async fn token_propagation_refreshes_then_ends_with_a_retryable_503() {
     assert_eq!(err.status(), Some(503));
     assert_eq!(err.code(), Some("RETRYABLE_ERROR"));
     assert!(err.message().contains("65601"), "{}", err.message());
-    assert!(matches!(Outcome::of_error(&err), Outcome::RefreshThenRetry { .. }));
+    assert!(matches!(
+        Outcome::of_error(&err),
+        Outcome::RefreshThenRetry { .. }
+    ));
     assert_eq!(*seen.lock().unwrap(), vec!["new-token".to_string()]);
     api.assert_async().await;
     refresh.assert_async().await;
@@ -423,11 +435,7 @@ async fn a_non_oauth_destination_never_refreshes() {
         .expect(1)
         .create_async()
         .await;
-    let refresh = server
-        .mock("POST", "/token")
-        .expect(0)
-        .create_async()
-        .await;
+    let refresh = server.mock("POST", "/token").expect(0).create_async().await;
     let rt = runtime(&server, AuthScheme::Custom).await;
     let err = rt
         .on_event(&event("x"), &settings(), &EventOptions::default())
@@ -448,17 +456,16 @@ async fn token_propagation_without_oauth_is_a_503_without_refresh() {
         .expect(1)
         .create_async()
         .await;
-    let refresh = server
-        .mock("POST", "/token")
-        .expect(0)
-        .create_async()
-        .await;
+    let refresh = server.mock("POST", "/token").expect(0).create_async().await;
     let rt = runtime(&server, AuthScheme::Custom).await;
     let err = rt
         .on_event(&event("x"), &settings(), &EventOptions::default())
         .await
         .unwrap_err();
-    assert_eq!((err.class(), err.status()), (ErrorClass::Retryable, Some(503)));
+    assert_eq!(
+        (err.class(), err.status()),
+        (ErrorClass::Retryable, Some(503))
+    );
     api.assert_async().await;
     refresh.assert_async().await;
 }

@@ -20,12 +20,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use actions_core::context::Features;
 use actions_core::context::{FixedClock, MapEnv, MemoryState, StateContext, Ttl};
 use actions_core::oauth::RefreshedTokens;
 use actions_core::request::OriginOverrides;
 use actions_core::runtime::TokenRefreshCallback;
 use actions_core::{Destination, DestinationRuntime, Error, EventOptions, RuntimeConfig};
-use actions_core::context::Features;
 use serde_json::{Map, Value, json};
 
 /// The origins a LinkedIn case talks to.
@@ -75,7 +75,11 @@ impl GoldenCase {
         files
             .into_iter()
             .map(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+                let name = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("")
+                    .to_string();
                 GoldenCase::load(&p).map(|c| (name, c))
             })
             .collect()
@@ -207,10 +211,13 @@ pub async fn run_case<D: Destination>(
                 let r = runtime
                     .execute_hook(
                         case.action(),
-                        raw.get("hook").and_then(Value::as_str).unwrap_or("onMappingSave"),
+                        raw.get("hook")
+                            .and_then(Value::as_str)
+                            .unwrap_or("onMappingSave"),
                         &settings,
                         raw.get("hook_inputs").unwrap_or(&empty),
-                        raw.get("hook_outputs").filter(|v| v.as_object().is_some_and(|o| !o.is_empty())),
+                        raw.get("hook_outputs")
+                            .filter(|v| v.as_object().is_some_and(|o| !o.is_empty())),
                         &opts,
                     )
                     .await?;
@@ -222,7 +229,9 @@ pub async fn run_case<D: Destination>(
                         case.action(),
                         raw.get("field").and_then(Value::as_str).unwrap_or(""),
                         &settings,
-                        raw.get("mapping").filter(|v| v.is_object()).unwrap_or(&empty),
+                        raw.get("mapping")
+                            .filter(|v| v.is_object())
+                            .unwrap_or(&empty),
                         &opts,
                     )
                     .await?;
@@ -280,7 +289,8 @@ impl ReplayServer {
         let mut urls = Vec::new();
         let mut tasks = Vec::new();
         for origin in origins {
-            let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            let listener =
+                tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
             let addr = listener.local_addr()?;
             let st = state.clone();
             let origin_s = origin.to_string();
@@ -313,7 +323,10 @@ impl ReplayServer {
 
     /// What was received so far.
     pub fn received(&self) -> Vec<ReceivedRequest> {
-        self.state.lock().map(|s| s.received.clone()).unwrap_or_default()
+        self.state
+            .lock()
+            .map(|s| s.received.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -340,7 +353,12 @@ async fn replay(
     let headers: HashMap<String, String> = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024)
         .await
@@ -360,7 +378,11 @@ async fn replay(
         st.responses.get(i).cloned()
     };
     let Some(resp) = response else {
-        return (StatusCode::from_u16(599).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "unexpected request").into_response_();
+        return (
+            StatusCode::from_u16(599).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "unexpected request",
+        )
+            .into_response_();
     };
     let status = resp
         .get("status")
@@ -368,12 +390,19 @@ async fn replay(
         .and_then(|s| u16::try_from(s).ok())
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = resp.get("body").and_then(Value::as_str).unwrap_or("").to_string();
+    let body = resp
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let mut out = axum::response::Response::new(axum::body::Body::from(body));
     *out.status_mut() = status;
     if let Some(Value::Object(h)) = resp.get("headers") {
         for (k, v) in h {
-            if matches!(k.to_ascii_lowercase().as_str(), "content-length" | "transfer-encoding" | "connection") {
+            if matches!(
+                k.to_ascii_lowercase().as_str(),
+                "content-length" | "transfer-encoding" | "connection"
+            ) {
                 continue;
             }
             if let (Ok(name), Some(Ok(value))) = (
@@ -407,7 +436,11 @@ pub const COMPARED_HEADERS: [&str; 5] = [
 ];
 
 fn media(v: &str) -> String {
-    v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    v.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Compares received requests with a case's expected ones (method, URL, the compared headers,
@@ -419,7 +452,9 @@ pub fn compare_requests(expected: &[Value], got: &[ReceivedRequest]) -> Vec<Stri
             "{} requests, want {}: {:?}",
             got.len(),
             expected.len(),
-            got.iter().map(|g| format!("{} {}", g.method, g.url)).collect::<Vec<_>>()
+            got.iter()
+                .map(|g| format!("{} {}", g.method, g.url))
+                .collect::<Vec<_>>()
         ));
     }
     for (i, (e, g)) in expected.iter().zip(got).enumerate() {
@@ -484,18 +519,29 @@ pub fn compare_requests(expected: &[Value], got: &[ReceivedRequest]) -> Vec<Stri
 /// Compares an `execute --case` answer with the case's expected outcome and token refreshes.
 pub fn compare_outcome(case: &GoldenCase, out: &Value) -> Vec<String> {
     let mut errs = Vec::new();
-    let exp = case.raw.pointer("/expected/outcome").cloned().unwrap_or(Value::Null);
+    let exp = case
+        .raw
+        .pointer("/expected/outcome")
+        .cloned()
+        .unwrap_or(Value::Null);
     let want_ok = exp.get("ok").and_then(Value::as_bool).unwrap_or(false);
     let have_ok = out.get("ok").and_then(Value::as_bool).unwrap_or(false);
     if want_ok != have_ok {
-        errs.push(format!("ok={have_ok}, want {want_ok}: {}", out.get("error").unwrap_or(&Value::Null)));
+        errs.push(format!(
+            "ok={have_ok}, want {want_ok}: {}",
+            out.get("error").unwrap_or(&Value::Null)
+        ));
         return errs;
     }
     if !want_ok {
         let e = exp.get("error").cloned().unwrap_or(Value::Null);
         let g = out.get("error").cloned().unwrap_or(Value::Null);
         if g.get("class") != e.get("class") {
-            errs.push(format!("error class {:?} != {:?}", g.get("class"), e.get("class")));
+            errs.push(format!(
+                "error class {:?} != {:?}",
+                g.get("class"),
+                e.get("class")
+            ));
         }
         if let Some(m) = e.get("message")
             && g.get("message") != Some(m)
@@ -524,7 +570,11 @@ pub fn compare_outcome(case: &GoldenCase, out: &Value) -> Vec<String> {
         match case.mode() {
             "hook" | "dynamic" => {
                 if out.get("result") != exp.get("result") {
-                    errs.push(format!("result {:?} != {:?}", out.get("result"), exp.get("result")));
+                    errs.push(format!(
+                        "result {:?} != {:?}",
+                        out.get("result"),
+                        exp.get("result")
+                    ));
                 }
             }
             "batch" => {
@@ -542,7 +592,11 @@ pub fn compare_outcome(case: &GoldenCase, out: &Value) -> Vec<String> {
                 let want = flat(exp.get("result"));
                 let have = flat(out.get("result"));
                 if want.len() != have.len() {
-                    errs.push(format!("multistatus length {} != {}", have.len(), want.len()));
+                    errs.push(format!(
+                        "multistatus length {} != {}",
+                        have.len(),
+                        want.len()
+                    ));
                 }
                 for (i, (w, h)) in want.iter().zip(&have).enumerate() {
                     for k in ["status", "errortype", "errormessage", "sent", "body"] {
@@ -556,14 +610,22 @@ pub fn compare_outcome(case: &GoldenCase, out: &Value) -> Vec<String> {
             }
             _ => {
                 if out.get("result") != exp.get("result") {
-                    errs.push(format!("result {:?} != {:?}", out.get("result"), exp.get("result")));
+                    errs.push(format!(
+                        "result {:?} != {:?}",
+                        out.get("result"),
+                        exp.get("result")
+                    ));
                 }
             }
         }
     }
     let tokens = |v: Option<&Value>| -> Vec<Value> {
         v.and_then(Value::as_array)
-            .map(|a| a.iter().map(|t| t.get("accessToken").cloned().unwrap_or(Value::Null)).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|t| t.get("accessToken").cloned().unwrap_or(Value::Null))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let want_t = tokens(case.raw.pointer("/expected/token_refreshes"));
@@ -577,11 +639,13 @@ pub fn compare_outcome(case: &GoldenCase, out: &Value) -> Vec<String> {
 /// Replays a case end to end: starts a [`ReplayServer`] for the LinkedIn origins, runs the case
 /// with `destination`, and returns every difference (empty = pass).
 pub async fn replay_case<D: Destination>(destination: D, case: &GoldenCase) -> Vec<String> {
-    let server = match ReplayServer::start(&LINKEDIN_ORIGINS, case
-        .expected_requests()
-        .iter()
-        .map(|r| r.get("response").cloned().unwrap_or(Value::Null))
-        .collect())
+    let server = match ReplayServer::start(
+        &LINKEDIN_ORIGINS,
+        case.expected_requests()
+            .iter()
+            .map(|r| r.get("response").cloned().unwrap_or(Value::Null))
+            .collect(),
+    )
     .await
     {
         Ok(s) => s,

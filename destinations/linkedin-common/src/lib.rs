@@ -106,13 +106,23 @@ mod tests {
     #[test]
     fn matches_only_401_with_65601_or_65602() {
         for code in [65601, 65602] {
-            let e = run(401, &format!(r#"{{"serviceErrorCode":{code},"status":401}}"#)).unwrap_err();
+            let e = run(
+                401,
+                &format!(r#"{{"serviceErrorCode":{code},"status":401}}"#),
+            )
+            .unwrap_err();
             assert_eq!(e.class(), ErrorClass::TokenPropagationRetry);
             assert!(e.message().contains(&code.to_string()));
             assert!(!e.message().contains("TOKEN-XYZ"));
         }
         assert!(run(401, r#"{"serviceErrorCode":65600}"#).is_ok());
-        assert!(run(401, r#"{"serviceErrorCode":401,"message":"Empty oauth2_access_token"}"#).is_ok());
+        assert!(
+            run(
+                401,
+                r#"{"serviceErrorCode":401,"message":"Empty oauth2_access_token"}"#
+            )
+            .is_ok()
+        );
         assert!(run(401, "").is_ok());
         assert!(run(401, "Unauthorized").is_ok());
         assert!(run(401, r#"{"message":"Unauthorized","status":401}"#).is_ok());
