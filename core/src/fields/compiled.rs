@@ -474,8 +474,12 @@ impl CompiledSchema {
 // ---------------------------------------------------------------------------------------------
 // Compilation
 
-fn escape_pointer(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
+fn escape_pointer(s: &str) -> Cow<'_, str> {
+    if s.contains(['~', '/']) {
+        Cow::Owned(s.replace('~', "~0").replace('/', "~1"))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// The schema without composite keywords along the paths the plan walks (the plan evaluates
@@ -809,21 +813,24 @@ impl<'a> Loc<'a> {
     }
 
     fn pointer(&self) -> String {
-        let mut segs = Vec::new();
+        let mut segs: Vec<&Seg<'_>> = Vec::new();
         let mut cur = Some(self);
         while let Some(loc) = cur {
-            match &loc.seg {
-                Seg::None => {}
-                Seg::Key(k) => segs.push(escape_pointer(k)),
-                Seg::Index(i) => segs.push(i.to_string()),
+            if !matches!(loc.seg, Seg::None) {
+                segs.push(&loc.seg);
             }
             cur = loc.parent;
         }
-        segs.iter().rev().fold(String::new(), |mut acc, s| {
-            acc.push('/');
-            acc.push_str(s);
-            acc
-        })
+        let mut out = String::new();
+        for seg in segs.iter().rev() {
+            out.push('/');
+            match seg {
+                Seg::Key(k) => out.push_str(&escape_pointer(k)),
+                Seg::Index(i) => out.push_str(&i.to_string()),
+                Seg::None => {}
+            }
+        }
+        out
     }
 
     fn key(&self) -> Vec<u32> {
@@ -862,7 +869,8 @@ struct State<'p> {
 }
 
 impl State<'_> {
-    fn push(&mut self, at: &Loc<'_>, rank: u32, sub: u32, parent: &Value, body: &str) {
+    /// Records an error at `at`; returns its pointer.
+    fn push(&mut self, at: &Loc<'_>, rank: u32, sub: u32, parent: &Value, body: &str) -> String {
         let pointer = at.pointer();
         let mut key = at.key();
         key.push(rank);
@@ -870,9 +878,10 @@ impl State<'_> {
         let message = human::sentence(parent, &pointer, body);
         self.errors.push(Pending {
             key,
-            pointer,
+            pointer: pointer.clone(),
             message,
         });
+        pointer
     }
 }
 
@@ -957,15 +966,23 @@ fn collect_check_errors(
     st.errors.append(&mut found);
 }
 
-fn split_pointer(p: &str) -> Vec<String> {
+fn split_pointer(p: &str) -> Vec<Cow<'_, str>> {
     if p.is_empty() {
         return Vec::new();
     }
     p.get(1..)
         .unwrap_or("")
         .split('/')
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .map(unescape_pointer)
         .collect()
+}
+
+fn unescape_pointer(segment: &str) -> Cow<'_, str> {
+    if segment.contains('~') {
+        Cow::Owned(segment.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Cow::Borrowed(segment)
+    }
 }
 
 fn keyword_rank(keyword: &str, parent: &Value) -> u32 {
@@ -1038,8 +1055,8 @@ fn convert(
     let mut inst = 0;
     let mut i = 0;
     while i + 1 < schema_segs.len() {
-        let seg = schema_segs.get(i).map_or("", String::as_str);
-        let next = schema_segs.get(i + 1).map_or("", String::as_str);
+        let seg = schema_segs.get(i).map_or("", |s| s.as_ref());
+        let next = schema_segs.get(i + 1).map_or("", |s| s.as_ref());
         let (rank, index, target, consumed, step) = match seg {
             "properties" | "patternProperties" | "dependencies" => (
                 keyword_rank(seg, node),
@@ -1138,8 +1155,8 @@ fn visit<'p>(
                     Some(&*data)
                 };
                 let body = human::type_body(&human::type_names(node.meta.get("type")), shown);
-                st.push(at, rank::TYPE_EARLY, 0, &node.meta, &body);
-                st.type_pointers.push(at.pointer());
+                let pointer = st.push(at, rank::TYPE_EARLY, 0, &node.meta, &body);
+                st.type_pointers.push(pointer);
                 if unwrapped_element {
                     st.overrides.push(Override {
                         pointer: at.pointer(),
@@ -1285,8 +1302,8 @@ fn visit<'p>(
         }
         ok = false;
         let body = human::type_body(&human::type_names(node.meta.get("type")), Some(data));
-        st.push(at, rank::TYPE_LATE, 0, &node.meta, &body);
-        st.type_pointers.push(at.pointer());
+        let pointer = st.push(at, rank::TYPE_LATE, 0, &node.meta, &body);
+        st.type_pointers.push(pointer);
     }
     ok
 }
@@ -1641,6 +1658,115 @@ mod tests {
                 "The value at /x must be a boolean but it was a string.",
                 "The value at /x must match a schema in anyOf."
             ]
+        );
+    }
+
+    fn fields_schema(fields: Value) -> CompiledSchema {
+        let fields: Fields = serde_json::from_value(fields).unwrap();
+        CompiledSchema::from_fields(&fields).unwrap()
+    }
+
+    #[test]
+    fn undeclared_keys_are_removed_at_every_level_even_when_invalid() {
+        let schema = fields_schema(json!({
+            "o": {"type": "object", "properties": {"a": {"type": "string"}}},
+            "free": {"type": "object"},
+            "open": {"type": "object", "additionalProperties": true, "properties": {"a": {"type": "string"}}},
+            "list": {"type": "object", "multiple": true, "properties": {"id": {"type": "string", "required": true}}},
+            "n": {"label": "N", "type": "number"}
+        }));
+        let mut payload = json!({
+            "o": {"a": 1, "x": 1},
+            "free": {"x": {"y": null}},
+            "open": {"a": 2, "x": 3},
+            "list": [{"id": 1, "x": 1}, {"x": 2}],
+            "n": "not a number",
+            "top": true
+        });
+        let err = schema.validate(&mut payload, &[]).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "The value at /list/1 is missing the required field 'id'. N must be a number but it was a string."
+        );
+        assert_eq!(
+            payload,
+            json!({
+                "o": {"a": "1"},
+                "free": {"x": {"y": null}},
+                "open": {"a": "2", "x": 3},
+                "list": [{"id": "1"}, {}],
+                "n": "not a number"
+            })
+        );
+    }
+
+    #[test]
+    fn exempt_keys_survive_validation_as_they_were() {
+        let schema = fields_schema(json!({"a": {"type": "number"}, "b": {"type": "string"}}));
+        let mut payload =
+            json!({"a": "5", "b": 1, "dynamicAuthSettings": {"token": "t"}, "other": 1});
+        schema
+            .validate(&mut payload, &["a", "dynamicAuthSettings", "absent"])
+            .unwrap();
+        assert_eq!(
+            payload,
+            json!({"a": "5", "b": "1", "dynamicAuthSettings": {"token": "t"}})
+        );
+    }
+
+    #[test]
+    fn only_top_level_multiple_fields_wrap_objects() {
+        let schema = fields_schema(json!({
+            "tags": {"type": "string", "multiple": true},
+            "items": {"type": "object", "multiple": true},
+            "o": {"type": "object", "properties": {
+                "tags": {"type": "string", "multiple": true},
+                "items": {"label": "Items", "type": "object", "multiple": true}
+            }}
+        }));
+        let mut payload =
+            json!({"tags": null, "items": {"a": 1}, "o": {"tags": 5, "items": {"a": 1}}});
+        let err = schema.validate(&mut payload, &[]).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "Items must be an array but it was an object."
+        );
+        assert_eq!(
+            payload,
+            json!({"tags": [""], "items": [{"a": 1}], "o": {"tags": ["5"], "items": {"a": 1}}})
+        );
+    }
+
+    #[test]
+    fn conditional_requirements_on_object_children() {
+        let schema = fields_schema(json!({
+            "kind": {"type": "string"},
+            "obj": {"label": "Obj", "type": "object", "properties": {
+                "id": {"type": "string", "required": {"conditions": [{"fieldKey": "kind", "operator": "is", "value": "x"}]}},
+                "k": {"type": "string"}
+            }},
+            "c": {"type": "string", "required": {"match": "any", "conditions": [
+                {"fieldKey": "obj.k", "operator": "is", "value": "v"},
+                {"fieldKey": "kind", "operator": "is_not", "value": "x"}
+            ]}}
+        }));
+        assert!(
+            schema
+                .validate(&mut json!({"kind": "x", "obj": {"id": "1"}}), &[])
+                .is_ok()
+        );
+        let err = schema
+            .validate(&mut json!({"kind": "x", "obj": {"k": "v"}}), &[])
+            .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "The value at /obj is missing the required field 'id'. The root value must match \"then\" schema. \
+             The root value is missing the required field 'c'. The root value must match \"then\" schema."
+        );
+        let err = schema.validate(&mut json!({"kind": "y"}), &[]).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "The root value is missing the required field 'c'. The root value must match \"then\" schema."
         );
     }
 }
