@@ -43,19 +43,25 @@ fn run_case(case: &Value) -> Vec<String> {
     let kind = case["kind"].as_str().unwrap_or_default();
 
     if kind == "remove_empty_values" {
-        let out = remove_empty_values(
-            case["payload"].clone(),
-            &case["json_schema"],
-            case["is_root"] == Value::Bool(true),
-        );
-        match (out, expected.get("output")) {
-            (None, None) if expected["undefined"] == Value::Bool(true) => {}
-            (Some(got), Some(want)) if same(&got, want) => {}
-            (got, _) => diffs.push(format!(
-                "output {} != expected {}",
-                got.map_or("undefined".into(), |v| show(&v)),
-                show(expected)
-            )),
+        let is_root = case["is_root"] == Value::Bool(true);
+        let from_json = remove_empty_values(case["payload"].clone(), &case["json_schema"], is_root);
+        let compiled = match CompiledSchema::compile(&case["json_schema"]) {
+            Ok(c) => c.remove_empty_values(case["payload"].clone(), is_root),
+            Err(e) => return vec![format!("schema does not compile: {e}")],
+        };
+        for (which, out) in [
+            ("remove_empty_values", from_json),
+            ("CompiledSchema::remove_empty_values", compiled),
+        ] {
+            match (out, expected.get("output")) {
+                (None, None) if expected["undefined"] == Value::Bool(true) => {}
+                (Some(got), Some(want)) if same(&got, want) => {}
+                (got, _) => diffs.push(format!(
+                    "{which}: {} != expected {}",
+                    got.map_or("undefined".into(), |v| show(&v)),
+                    show(expected)
+                )),
+            }
         }
         return diffs;
     }
@@ -100,7 +106,17 @@ fn run_case(case: &Value) -> Vec<String> {
 
     let mut payload = case["payload"].clone();
     if kind == "action_pipeline" {
+        let via_plan = compiled
+            .remove_empty_values(payload.clone(), true)
+            .unwrap_or(Value::Null);
         payload = remove_empty_values(payload, &schema, true).unwrap_or(Value::Null);
+        if !same(&payload, &via_plan) {
+            diffs.push(format!(
+                "CompiledSchema::remove_empty_values {} != {}",
+                show(&via_plan),
+                show(&payload)
+            ));
+        }
         let want = &case["expected"]["payload_after_remove_empty"];
         let want = if want.is_null() {
             &case["payload_after_remove_empty"]

@@ -30,10 +30,58 @@ static DAYJS_PARSE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     .ok()
 });
 
+/// The common `YYYY-MM-DDTHH:mm:ss[.fff]Z` form with in-range parts: what V8's ISO branch
+/// accepts, recognised without tokenizing (any other form goes the general way).
+fn is_plain_iso_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |from: usize, to: usize| -> Option<u32> {
+        let part = b.get(from..to)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0')))
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let shape = at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':');
+    let (Some(_), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
+        digits(0, 4),
+        digits(5, 7),
+        digits(8, 10),
+        digits(11, 13),
+        digits(14, 16),
+        digits(17, 19),
+    ) else {
+        return false;
+    };
+    let rest = b.get(19..).unwrap_or(&[]);
+    let fraction_ok = match rest {
+        [b'Z'] => true,
+        [b'.', tail @ .., b'Z'] => !tail.is_empty() && tail.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    shape
+        && fraction_ok
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour <= 23
+        && minute <= 59
+        && second <= 59
+}
+
+/// Whether `String(Number(s))` can give back `s` (a cheap filter before computing it).
+fn could_be_canonical_number(s: &str) -> bool {
+    matches!(s, "NaN" | "Infinity" | "-Infinity")
+        || (!s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e')))
+}
+
 /// Whether `dayjs` considers the string a valid date.
 pub(crate) fn is_date_like(s: &str) -> bool {
-    let n = string_to_number(s);
-    if number_to_string(n) == s {
+    if is_plain_iso_utc(s) {
+        return true;
+    }
+    if could_be_canonical_number(s) && number_to_string(string_to_number(s)) == s {
+        let n = string_to_number(s);
         // dayjs.unix(n) → new Date(n * 1000)
         let ms = n * 1000.0;
         return ms.is_finite() && ms.abs() <= MAX_TIME;
@@ -145,21 +193,18 @@ const KEYWORDS: &[(&[u8; 3], KeywordType, i64)] = &[
     (b"t\0\0", KeywordType::TimeSeparator, 0),
 ];
 
-fn is_v8_whitespace(c: u32) -> bool {
-    char::from_u32(c).is_some_and(is_js_whitespace)
-}
-
-struct Tokenizer {
-    /// UTF-16 code units, as V8 reads them.
-    units: Vec<u32>,
+struct Tokenizer<'s> {
+    /// The input; V8 reads UTF-16 code units, but every distinction it makes is on ASCII
+    /// characters, so reading chars is equivalent.
+    s: &'s str,
     pos: usize,
     next: Token,
 }
 
-impl Tokenizer {
-    fn new(s: &str) -> Self {
+impl<'s> Tokenizer<'s> {
+    fn new(s: &'s str) -> Self {
         let mut t = Tokenizer {
-            units: s.encode_utf16().map(u32::from).collect(),
+            s,
             pos: 0,
             next: Token::EndOfInput,
         };
@@ -167,12 +212,20 @@ impl Tokenizer {
         t
     }
 
-    fn ch(&self) -> u32 {
-        self.units.get(self.pos).copied().unwrap_or(0)
+    /// The current character (`'\0'` at the end, as in V8).
+    fn ch(&self) -> char {
+        self.s
+            .get(self.pos..)
+            .and_then(|r| r.chars().next())
+            .unwrap_or('\0')
     }
 
     fn at_end(&self) -> bool {
-        self.pos >= self.units.len()
+        self.pos >= self.s.len()
+    }
+
+    fn advance(&mut self) {
+        self.pos += self.ch().len_utf8();
     }
 
     fn scan(&mut self) -> Token {
@@ -181,45 +234,47 @@ impl Tokenizer {
             return Token::EndOfInput;
         }
         let c = self.ch();
-        if (u32::from(b'0')..=u32::from(b'9')).contains(&c) {
+        if c.is_ascii_digit() {
             // Leading zeros are skipped; at most 9 significant digits are kept.
-            while self.ch() == u32::from(b'0') && !self.at_end() {
-                self.pos += 1;
+            while self.ch() == '0' {
+                self.advance();
             }
             let mut value: i64 = 0;
             let mut digits = 0;
-            while !self.at_end() && (u32::from(b'0')..=u32::from(b'9')).contains(&self.ch()) {
+            while let Some(d) = self
+                .ch()
+                .to_digit(10)
+                .filter(|_| self.ch().is_ascii_digit())
+            {
                 if digits < 9 {
-                    value = value * 10 + i64::from(self.ch() - u32::from(b'0'));
+                    value = value * 10 + i64::from(d);
                 }
                 digits += 1;
-                self.pos += 1;
+                self.advance();
             }
             return Token::Number {
                 value,
                 length: self.pos - start,
             };
         }
-        for sym in [':', '-', '+', '.', ')'] {
-            if c == sym as u32 {
-                self.pos += 1;
-                return Token::Symbol(sym);
-            }
+        if matches!(c, ':' | '-' | '+' | '.' | ')') {
+            self.advance();
+            return Token::Symbol(c);
         }
-        if c >= u32::from(b'A') && !is_v8_whitespace(c) {
+        if c >= 'A' && !is_js_whitespace(c) {
             let mut prefix = [0u8; 3];
             let mut length = 0;
-            while !self.at_end() && self.ch() >= u32::from(b'A') && !is_v8_whitespace(self.ch()) {
+            while !self.at_end() && self.ch() >= 'A' && !is_js_whitespace(self.ch()) {
                 if let Some(slot) = prefix.get_mut(length) {
-                    let lower = if (u32::from(b'A')..=u32::from(b'Z')).contains(&self.ch()) {
-                        self.ch() | 0x20
+                    let ch = self.ch();
+                    *slot = if ch.is_ascii() {
+                        ch.to_ascii_lowercase() as u8
                     } else {
-                        self.ch()
+                        0xff
                     };
-                    *slot = u8::try_from(lower).unwrap_or(0xff);
                 }
-                length += 1;
-                self.pos += 1;
+                length += self.ch().len_utf16();
+                self.advance();
             }
             for (word, kind, value) in KEYWORDS {
                 if *word == &prefix && (length <= 3 || *kind == KeywordType::MonthName) {
@@ -236,28 +291,28 @@ impl Tokenizer {
                 length,
             };
         }
-        if is_v8_whitespace(c) {
-            while !self.at_end() && is_v8_whitespace(self.ch()) {
-                self.pos += 1;
+        if is_js_whitespace(c) {
+            while !self.at_end() && is_js_whitespace(self.ch()) {
+                self.advance();
             }
             return Token::WhiteSpace;
         }
-        if c == u32::from(b'(') {
+        if c == '(' {
             let mut balance = 0;
             loop {
-                if self.ch() == u32::from(b')') {
-                    balance -= 1;
-                } else if self.ch() == u32::from(b'(') {
-                    balance += 1;
+                match self.ch() {
+                    ')' => balance -= 1,
+                    '(' => balance += 1,
+                    _ => {}
                 }
-                self.pos += 1;
+                self.advance();
                 if balance <= 0 || self.at_end() {
                     break;
                 }
             }
             return Token::Unknown;
         }
-        self.pos += 1;
+        self.advance();
         Token::Unknown
     }
 
@@ -287,27 +342,40 @@ fn between(x: i64, lo: i64, hi: i64) -> bool {
 
 #[derive(Default)]
 struct DayComposer {
-    comp: Vec<i64>,
+    comp: [i64; 3],
+    len: usize,
     named_month: Option<i64>,
     iso: bool,
 }
 
 impl DayComposer {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     fn add(&mut self, n: i64) -> bool {
-        if self.comp.len() >= 3 {
-            return false;
+        match self.comp.get_mut(self.len) {
+            Some(slot) => {
+                *slot = n;
+                self.len += 1;
+                true
+            }
+            None => false,
         }
-        self.comp.push(n);
-        true
     }
 
     fn write(&self) -> Option<(i64, i64, i64)> {
-        if self.comp.is_empty() {
+        if self.len == 0 {
             return None;
         }
-        let mut comp = self.comp.clone();
-        comp.resize(3, 1);
-        let (c0, c1, c2) = (comp[0], comp[1], comp[2]);
+        let part = |i: usize| {
+            self.comp
+                .get(i)
+                .copied()
+                .filter(|_| i < self.len)
+                .unwrap_or(1)
+        };
+        let (c0, c1, c2) = (part(0), part(1), part(2));
         let (mut year, month, day) = match self.named_month {
             None if self.iso || !between(c0, 1, 31) => (c0, c1, c2),
             None => (c2, c0, c1),
@@ -327,39 +395,48 @@ impl DayComposer {
 
 #[derive(Default)]
 struct TimeComposer {
-    comp: Vec<i64>,
+    comp: [i64; 4],
+    len: usize,
     hour_offset: Option<i64>,
 }
 
 impl TimeComposer {
     fn is_empty(&self) -> bool {
-        self.comp.is_empty()
+        self.len == 0
     }
     fn is_expecting(&self, n: i64) -> bool {
-        match self.comp.len() {
+        match self.len {
             1 | 2 => between(n, 0, 59),
             3 => between(n, 0, 999),
             _ => false,
         }
     }
     fn add(&mut self, n: i64) -> bool {
-        if self.comp.len() >= 4 {
-            return false;
+        match self.comp.get_mut(self.len) {
+            Some(slot) => {
+                *slot = n;
+                self.len += 1;
+                true
+            }
+            None => false,
         }
-        self.comp.push(n);
-        true
     }
     fn add_final(&mut self, n: i64) -> bool {
         if !self.add(n) {
             return false;
         }
-        self.comp.resize(4, 0);
+        self.len = 4;
         true
     }
     fn write(&self) -> Option<i64> {
-        let mut comp = self.comp.clone();
-        comp.resize(4, 0);
-        let (mut hour, minute, second, ms) = (comp[0], comp[1], comp[2], comp[3]);
+        let part = |i: usize| {
+            self.comp
+                .get(i)
+                .copied()
+                .filter(|_| i < self.len)
+                .unwrap_or(0)
+        };
+        let (mut hour, minute, second, ms) = (part(0), part(1), part(2), part(3));
         if let Some(offset) = self.hour_offset {
             if !between(hour, 0, 12) {
                 return None;
@@ -559,7 +636,7 @@ pub(crate) fn v8_parse(s: &str) -> Option<f64> {
     if token == Token::Invalid {
         return None;
     }
-    let mut has_read_number = !day.comp.is_empty();
+    let mut has_read_number = !day.is_empty();
     while token != Token::EndOfInput {
         match token {
             Token::Number { value: n, .. } => {
@@ -717,6 +794,26 @@ mod tests {
             "31/12/2020Z",
         ] {
             assert!(!is_date_like(s), "{s:?} should not be date-like");
+        }
+    }
+
+    #[test]
+    fn the_iso_fast_path_agrees_with_the_parser() {
+        for s in [
+            "2026-11-23T10:15:30.000Z",
+            "2026-11-23T10:15:30Z",
+            "2026-02-31T23:59:59.1234Z",
+            "2026-13-23T10:15:30Z",
+            "2026-11-00T10:15:30Z",
+            "2026-11-23T24:00:00Z",
+            "2026-11-23T10:60:30Z",
+            "2026-11-23T10:15:30.Z",
+            "2026-11-23 10:15:30Z",
+        ] {
+            if is_plain_iso_utc(s) {
+                assert!(v8_parse(s).is_some(), "{s} is valid for V8 too");
+            }
+            assert_eq!(is_date_like(s), v8_parse(s).is_some(), "{s}");
         }
     }
 

@@ -27,14 +27,24 @@ pub(crate) fn sentence(parent: &Value, pointer: &str, body: &str) -> String {
         }
         _ => format!("{preamble} {body}"),
     };
-    capitalize(&raw) + "."
+    let mut out = capitalize(raw);
+    out.push('.');
+    out
 }
 
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+fn capitalize(mut s: String) -> String {
+    match s.chars().next() {
+        Some(first) if first.is_ascii_lowercase() => {
+            if let Some(head) = s.get_mut(..1) {
+                head.make_ascii_uppercase();
+            }
+            s
+        }
+        Some(first) if !first.is_uppercase() => {
+            let rest = s.get(first.len_utf8()..).unwrap_or("");
+            first.to_uppercase().chain(rest.chars()).collect()
+        }
+        _ => s,
     }
 }
 

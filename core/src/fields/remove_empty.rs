@@ -59,39 +59,40 @@ fn remove(value: Value, schema: &Value, is_root: bool, depth: usize) -> Option<V
         return Some(value);
     }
     match value {
-        Value::Array(items) => {
-            let Some(item_schema) = schema.get("items").filter(|s| is_truthy(s)) else {
-                return Some(Value::Array(items));
-            };
-            // `filter`, not `map`: kept items are the original ones.
-            Some(Value::Array(
-                items
-                    .into_iter()
-                    .filter(|item| !drops(item, item_schema))
-                    .collect(),
-            ))
-        }
-        Value::Object(map) => {
-            let Some(Value::Object(properties)) = schema.get("properties") else {
-                return Some(Value::Object(map));
-            };
-            let mut out = serde_json::Map::with_capacity(map.len());
-            for (key, v) in map {
-                let cleaned = match properties.get(&key) {
-                    Some(prop_schema) => remove(v, prop_schema, false, depth + 1),
-                    None => Some(v),
-                };
-                match cleaned {
-                    Some(Value::String(s)) if s.is_empty() && is_root => {}
-                    Some(v) => {
-                        out.insert(key, v);
-                    }
-                    None => {}
-                }
+        Value::Array(mut items) => {
+            if let Some(item_schema) = schema.get("items").filter(|s| is_truthy(s)) {
+                // `filter`, not `map`: kept items are the original ones.
+                items.retain(|item| !drops(item, item_schema));
             }
-            Some(Value::Object(out))
+            Some(Value::Array(items))
+        }
+        Value::Object(mut map) => {
+            if let Some(Value::Object(properties)) = schema.get("properties") {
+                map.retain(|key, v| {
+                    let cleaned = match properties.get(key) {
+                        Some(prop_schema) => {
+                            remove(std::mem::take(v), prop_schema, false, depth + 1)
+                        }
+                        None => Some(std::mem::take(v)),
+                    };
+                    keep_cleaned(v, cleaned, is_root)
+                });
+            }
+            Some(Value::Object(map))
         }
         scalar => (!drops(&scalar, schema)).then_some(scalar),
+    }
+}
+
+/// Puts a cleaned member back; `false` when it is removed (`undefined`, or `""` at the root).
+pub(crate) fn keep_cleaned(slot: &mut Value, cleaned: Option<Value>, is_root: bool) -> bool {
+    match cleaned {
+        None => false,
+        Some(Value::String(s)) if s.is_empty() && is_root => false,
+        Some(v) => {
+            *slot = v;
+            true
+        }
     }
 }
 

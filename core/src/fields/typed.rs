@@ -293,3 +293,195 @@ fn enum_choices(schema: &Value) -> Option<Vec<Choice>> {
         .map(|v| v.as_str().map(|s| Choice::Value(s.to_owned())))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::{CompiledSchema, fields_to_json_schema};
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    /// A postal address.
+    #[derive(Debug, PartialEq, Deserialize, JsonSchema)]
+    struct Address {
+        /// Street line.
+        street: String,
+        city: Option<String>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize, JsonSchema)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    enum Operation {
+        Add,
+        Remove,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize, JsonSchema)]
+    struct Conversion {
+        /// The user's email address.
+        #[schemars(title = "Email", email)]
+        email: String,
+        /// Value of the conversion.
+        amount: Option<f64>,
+        /// Identifiers in external systems.
+        #[schemars(title = "External IDs")]
+        external_ids: Vec<String>,
+        /// Shipping address.
+        address: Address,
+        /// What to do with the user.
+        #[schemars(extend("x-field" = {"choices": [{"value": "ADD", "label": "Add"}, {"value": "REMOVE", "label": "Remove"}]}))]
+        operation: Operation,
+        /// When it happened.
+        #[schemars(title = "Timestamp")]
+        #[schemars(extend("x-field" = {"type": "datetime", "default": {"@path": "$.timestamp"}}))]
+        timestamp: String,
+        /// Why the user is removed.
+        #[serde(default)]
+        #[schemars(extend("x-field" = {"required": {"conditions": [{"fieldKey": "operation", "operator": "is", "value": "REMOVE"}]}}))]
+        reason: Option<String>,
+        #[serde(default)]
+        #[schemars(extend("x-field" = {"unsafe_hidden": true, "default": true}))]
+        enable_batching: bool,
+    }
+
+    #[test]
+    fn fields_come_from_the_type() {
+        let fields = fields_of::<Conversion>().unwrap();
+        let expected: Fields = serde_json::from_value(json!({
+            "email": {"label": "Email", "description": "The user's email address.", "type": "string",
+                      "required": true, "format": "email"},
+            "amount": {"label": "amount", "description": "Value of the conversion.", "type": "number"},
+            "external_ids": {"label": "External IDs", "description": "Identifiers in external systems.",
+                             "type": "string", "required": true, "multiple": true},
+            "address": {"label": "address", "description": "Shipping address.", "type": "object", "required": true,
+                        "properties": {
+                            "street": {"label": "street", "description": "Street line.", "type": "string", "required": true},
+                            "city": {"label": "city", "type": "string"}
+                        }},
+            "operation": {"label": "operation", "description": "What to do with the user.", "type": "string",
+                          "required": true,
+                          "choices": [{"value": "ADD", "label": "Add"}, {"value": "REMOVE", "label": "Remove"}]},
+            "timestamp": {"label": "Timestamp", "description": "When it happened.", "type": "datetime",
+                          "required": true, "default": {"@path": "$.timestamp"}},
+            "reason": {"label": "reason", "description": "Why the user is removed.", "type": "string",
+                       "required": {"conditions": [{"fieldKey": "operation", "operator": "is", "value": "REMOVE"}]}},
+            "enable_batching": {"label": "enable_batching", "type": "boolean", "unsafe_hidden": true, "default": true}
+        }))
+        .unwrap();
+        assert_eq!(fields, expected);
+        let order: Vec<&str> = fields.keys().map(String::as_str).collect();
+        assert_eq!(
+            order,
+            [
+                "email",
+                "amount",
+                "external_ids",
+                "address",
+                "operation",
+                "timestamp",
+                "reason",
+                "enable_batching"
+            ]
+        );
+
+        assert_eq!(
+            fields_to_json_schema(&fields).unwrap(),
+            json!({
+                "$schema": "http://json-schema.org/schema#",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "email": {"title": "Email", "description": "The user's email address.", "type": "string", "format": "email"},
+                    "amount": {"title": "amount", "description": "Value of the conversion.", "type": "number"},
+                    "external_ids": {"title": "External IDs", "description": "Identifiers in external systems.",
+                                     "type": "array", "items": {"type": "string"}},
+                    "address": {"title": "address", "description": "Shipping address.", "type": "object",
+                                "$schema": "http://json-schema.org/schema#", "additionalProperties": false,
+                                "properties": {
+                                    "street": {"title": "street", "description": "Street line.", "type": "string"},
+                                    "city": {"title": "city", "type": "string"}
+                                },
+                                "required": ["street"]},
+                    "operation": {"title": "operation", "description": "What to do with the user.", "type": "string",
+                                  "enum": ["ADD", "REMOVE"]},
+                    "timestamp": {"title": "Timestamp", "description": "When it happened.", "type": ["string", "number"],
+                                  "format": "date-like", "default": {"@path": "$.timestamp"}},
+                    "reason": {"title": "reason", "description": "Why the user is removed.", "type": "string"},
+                    "enable_batching": {"title": "enable_batching", "type": "boolean", "default": true}
+                },
+                "required": ["email", "external_ids", "address", "operation", "timestamp"],
+                "allOf": [{"if": {"required": ["operation"], "properties": {"operation": {"const": "REMOVE"}}},
+                           "then": {"required": ["reason"]}}]
+            })
+        );
+    }
+
+    #[test]
+    fn a_validated_payload_deserializes_into_the_type() {
+        let schema = CompiledSchema::from_fields(&fields_of::<Conversion>().unwrap()).unwrap();
+        let mut payload = json!({
+            "email": "jane@example.com",
+            "amount": "12.5",
+            "external_ids": "x-1",
+            "address": {"street": "1 Main St", "unknown": true},
+            "operation": "ADD",
+            "timestamp": "2024-01-02T03:04:05.000Z",
+            "enable_batching": "true",
+            "not_a_field": 1
+        });
+        schema.validate(&mut payload, &[]).unwrap();
+        let conversion: Conversion = serde_json::from_value(payload).unwrap();
+        assert_eq!(
+            conversion,
+            Conversion {
+                email: "jane@example.com".into(),
+                amount: Some(12.5),
+                external_ids: vec!["x-1".into()],
+                address: Address {
+                    street: "1 Main St".into(),
+                    city: None
+                },
+                operation: Operation::Add,
+                timestamp: "2024-01-02T03:04:05.000Z".into(),
+                reason: None,
+                enable_batching: true,
+            }
+        );
+
+        let mut removal = json!({
+            "email": "not an email", "external_ids": [], "address": {"street": "s"},
+            "operation": "REMOVE", "timestamp": "yesterday"
+        });
+        let err = schema.validate(&mut removal, &[]).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "The root value is missing the required field 'reason'. The root value must match \"then\" schema. \
+             Email must be a valid email address string but it was not. \
+             Timestamp must be a valid date-like string but it was not."
+        );
+    }
+
+    #[test]
+    fn types_without_a_field_equivalent_are_refused() {
+        #[derive(JsonSchema)]
+        #[allow(dead_code)]
+        struct Tuple(String, u8);
+        assert!(fields_of::<Tuple>().is_err());
+
+        #[derive(JsonSchema)]
+        #[allow(dead_code)]
+        struct Nested {
+            grid: Vec<Vec<String>>,
+        }
+        let err = fields_of::<Nested>().unwrap_err();
+        assert!(err.message().starts_with("grid:"), "{err}");
+
+        #[derive(JsonSchema)]
+        #[allow(dead_code)]
+        struct Recursive {
+            children: Vec<Recursive>,
+        }
+        assert!(fields_of::<Recursive>().is_err());
+    }
+}
