@@ -126,10 +126,21 @@ impl Got<'_> {
     }
 }
 
+/// Objects up to this many keys are searched by a linear scan rather than by hash.
+const SMALL_OBJECT: usize = 24;
+
 /// One step `value[key]` for a truthy value.
 fn step<'a>(v: &'a Value, key: &str) -> Got<'a> {
     match v {
-        Value::Object(map) => map.get(key).map_or(Got::Undef, Got::Ref),
+        Value::Object(map) => {
+            // Small objects (most events): a scan of the keys beats hashing the key.
+            let found = if map.len() <= SMALL_OBJECT {
+                map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+            } else {
+                map.get(key)
+            };
+            found.map_or(Got::Undef, Got::Ref)
+        }
         Value::Array(items) => {
             if key == "length" {
                 Got::Own(Value::from(items.len()))
