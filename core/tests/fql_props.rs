@@ -24,6 +24,10 @@
 //!   with the same AST.
 //! * Matching never panics on arbitrary events, and a `Subscription` agrees with
 //!   `validate` on the same AST.
+//! * Matching allocates nothing (a counting global allocator checks it).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 
 use actions_core::subscriptions::{
     Ast, Condition, Field, Group, GroupOperator, Leaf, Literal, Operator, Subscription,
@@ -31,6 +35,35 @@ use actions_core::subscriptions::{
 };
 use proptest::prelude::*;
 use serde_json::Value;
+
+/// Counts the allocations of the current thread, to check that matching allocates nothing.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates every call to the system allocator unchanged; the counter is a
+// const-initialised thread local, which does not allocate.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
 
 fn string_value() -> impl Strategy<Value = String> {
     "[^\"]{0,12}"
@@ -357,6 +390,44 @@ fn check_parsers_agree(src: &str) {
         let _ = sub.to_fql();
         let _ = sub.matches(&Value::Null);
     }
+}
+
+#[test]
+fn matching_allocates_nothing() {
+    let events = [
+        serde_json::json!({"type": "track", "event": "Order Completed", "userId": "u",
+            "properties": {"revenue": 12.5, "a": {"b": 1}, "s": "a😀", "arr": [1, "t"],
+                           "constructor": null, "coupon": "TESTX"},
+            "traits": {"b": true, "a": 2}, "context": {"a": "xb", "b": "x", "page": {"url": "/x"}}}),
+        serde_json::json!({"properties": "abc", "traits": [1, 2], "context": 0}),
+        serde_json::json!(5),
+        serde_json::json!(null),
+    ];
+    let mut subscriptions: Vec<Subscription> = SUBSCRIPTIONS
+        .iter()
+        .map(|s| Subscription::parse(s).unwrap_or_else(|e| panic!("{s}: {e}")))
+        .collect();
+    for extra in [
+        "properties.s.1 = \"x\" or contains(properties.s, \"😀\") or properties.arr.length > 1",
+        "properties.a.toString != null and match(properties.coupon, \"*X\") and traits.b = true",
+        "properties.revenue = 12.5 or properties.revenue != 3 or properties.revenue <= 20",
+    ] {
+        subscriptions.push(Subscription::parse(extra).unwrap_or_else(|e| panic!("{extra}: {e}")));
+    }
+    let mut matched = 0;
+    let before = allocations();
+    for sub in &subscriptions {
+        for event in &events {
+            matched += usize::from(sub.matches(event));
+        }
+    }
+    let after = allocations();
+    assert_eq!(after - before, 0, "matching allocated");
+    // The counter is live: an allocation in the same window is seen.
+    let probe = allocations();
+    let text = std::hint::black_box(String::from("allocates"));
+    assert!(allocations() > probe && !text.is_empty());
+    assert!(matched > 0, "some subscription matches some event");
 }
 
 proptest! {
