@@ -98,6 +98,8 @@
 //! for inputs where the reference fails inside JavaScript (`TypeError`), a message of
 //! our own naming the byte position and what was expected.
 
+#![warn(missing_docs)]
+
 mod ast;
 mod error;
 mod js;
