@@ -246,6 +246,8 @@ pub enum Literal {
     /// A string.
     String(String),
     /// A number (an IEEE double, as in JavaScript; may be `NaN`, e.g. `properties.total = -`).
+    /// Equality of ASTs follows `f64`, so an AST holding `NaN` is not equal to itself;
+    /// compare [`Ast::to_reference_json`] outputs instead.
     Number(f64),
     /// A boolean.
     Bool(bool),

@@ -52,8 +52,8 @@ pub enum FqlErrorKind {
 /// let err = Subscription::parse("type").unwrap_err();
 /// assert_eq!(err.message(), "Value token is missing");
 /// assert_eq!(err.kind(), FqlErrorKind::Parser);
-/// assert_eq!(err.position(), Some(0));
-/// assert!(err.to_string().contains("byte 0"));
+/// assert_eq!(err.position(), Some(4)); // where the value should be
+/// assert_eq!(err.to_string(), "Value token is missing (at byte 4; expected a value (a quoted string, a number, true, false or null) after the operator)");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FqlError {

@@ -40,7 +40,7 @@ pub(crate) fn write_number(out: &mut String, x: f64) {
             out.push('0');
         }
     } else if 0 < n && n <= 21 {
-        let (int_part, frac_part) = digits.split_at(n as usize);
+        let (int_part, frac_part) = digits.split_at_checked(n as usize).unwrap_or((&digits, ""));
         out.push_str(int_part);
         out.push('.');
         out.push_str(frac_part);
@@ -53,7 +53,7 @@ pub(crate) fn write_number(out: &mut String, x: f64) {
     } else {
         let e = n - 1;
         let sign = if e >= 0 { '+' } else { '-' };
-        let (first, rest) = digits.split_at(1);
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');

@@ -67,6 +67,35 @@ const EXPECTED_TOKEN: &str = "a field, a value, an operator, `and`/`or`, a paren
 const EXPECTED_AFTER_IDENT: &str =
     "whitespace, `.`, `(`, `)`, `,`, `]`, `=` or `!` after an identifier";
 
+/// Byte offset of the character that UTF-16 code unit `unit_index` of `src` belongs to
+/// (`src.len()` past the end).
+fn byte_offset(src: &str, unit_index: usize) -> usize {
+    let mut units = 0;
+    for (offset, c) in src.char_indices() {
+        units += c.len_utf16();
+        if unit_index < units {
+            return offset;
+        }
+    }
+    src.len()
+}
+
+/// Turns the tokens' UTF-16 positions (ascending) into byte offsets in one pass.
+fn to_byte_positions(src: &str, tokens: &mut [Token]) {
+    let mut chars = src.char_indices().peekable();
+    let mut units = 0; // UTF-16 units before the character `chars` is at
+    for token in tokens {
+        while let Some(&(_, c)) = chars.peek() {
+            if token.pos < units + c.len_utf16() {
+                break;
+            }
+            units += c.len_utf16();
+            chars.next();
+        }
+        token.pos = chars.peek().map_or(src.len(), |&(offset, _)| offset);
+    }
+}
+
 /// Splits FQL source into tokens, ending with an end-of-source token.
 pub(crate) fn lex(src: &str) -> Result<Vec<Token>, FqlError> {
     Lexer::new(src).run()
@@ -75,8 +104,6 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, FqlError> {
 struct Lexer<'a> {
     src: &'a str,
     units: Vec<u16>,
-    /// Byte offset of the character each code unit belongs to (plus one past the end).
-    byte_of: Vec<usize>,
     pos: usize,
 }
 
@@ -111,29 +138,16 @@ fn is_ident(c: Option<u16>) -> bool {
 
 impl<'a> Lexer<'a> {
     fn new(src: &'a str) -> Self {
-        let mut units = Vec::with_capacity(src.len());
-        let mut byte_of = Vec::with_capacity(src.len() + 1);
-        for (offset, c) in src.char_indices() {
-            let mut buf = [0u16; 2];
-            for u in c.encode_utf16(&mut buf) {
-                units.push(*u);
-                byte_of.push(offset);
-            }
-        }
-        byte_of.push(src.len());
         Lexer {
             src,
-            units,
-            byte_of,
+            units: src.encode_utf16().collect(),
             pos: 0,
         }
     }
 
+    /// Byte offset of the character a code unit belongs to (used for errors only).
     fn byte(&self, unit_index: usize) -> usize {
-        self.byte_of
-            .get(unit_index)
-            .copied()
-            .unwrap_or(self.src.len())
+        byte_offset(self.src, unit_index)
     }
 
     /// The character (not code unit) at a unit index, for messages.
@@ -171,9 +185,10 @@ impl<'a> Lexer<'a> {
         let mut tokens = Vec::new();
         loop {
             let start = self.pos;
-            let pos = self.byte(start);
+            let pos = start;
             let Some(c) = self.next() else {
                 tokens.push(Token::new(TokenKind::Eos, "eos", pos));
+                to_byte_positions(self.src, &mut tokens);
                 return Ok(tokens);
             };
             if is_whitespace(Some(c)) {
@@ -214,7 +229,8 @@ impl<'a> Lexer<'a> {
                     return Err(self.error(
                         start,
                         format!(
-                            "unexpected character {what} at byte {pos}; expected {EXPECTED_TOKEN}"
+                            "unexpected character {what} at byte {}; expected {EXPECTED_TOKEN}",
+                            self.byte(start)
                         ),
                         EXPECTED_TOKEN,
                     ));
@@ -244,7 +260,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn operator_or_conditional(&mut self, first: u16, start: usize) -> Result<Token, FqlError> {
-        let pos = self.byte(start);
+        let pos = start;
         let first_char = char::from_u32(u32::from(first));
         match first_char {
             Some('=') => Ok(Token::new(TokenKind::Operator, "=", pos)),
@@ -256,8 +272,9 @@ impl<'a> Lexer<'a> {
                     Err(self.error(
                         start,
                         format!(
-                            "expected `=` after `!` at byte {pos}, got {got}; `!=` must be followed \
-                             by whitespace, and `!` alone only negates contains()/match()"
+                            "expected `=` after `!` at byte {}, got {got}; `!=` must be followed \
+                             by whitespace, and `!` alone only negates contains()/match()",
+                            self.byte(start)
                         ),
                         "`=` then whitespace",
                     ))
@@ -278,7 +295,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn ident(&mut self, first: u16, start: usize) -> Result<Token, FqlError> {
-        let pos = self.byte(start);
+        let pos = start;
         let mut value: Vec<u16> = Vec::new();
         let mut c = first;
         loop {
@@ -302,7 +319,10 @@ impl<'a> Lexer<'a> {
             if value.len() >= MAX_LEN {
                 return Err(self.error(
                     start,
-                    format!("identifier at byte {pos} is too long (100000 characters or more)"),
+                    format!(
+                        "identifier at byte {} is too long (100000 characters or more)",
+                        self.byte(start)
+                    ),
                     "a shorter identifier",
                 ));
             }
@@ -338,7 +358,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn number(&mut self, first: u16, start: usize) -> Result<Token, FqlError> {
-        let pos = self.byte(start);
+        let pos = start;
         let mut text = String::new();
         text.push(char::from_u32(u32::from(first)).unwrap_or('?'));
         let mut len = 0usize;
@@ -354,8 +374,9 @@ impl<'a> Lexer<'a> {
                     return Err(self.error(
                         at,
                         format!(
-                            "number at byte {pos} ends with a decimal point (byte {}); expected \
+                            "number at byte {} ends with a decimal point (byte {}); expected \
                              a digit after it",
+                            self.byte(start),
                             self.byte(at)
                         ),
                         "a digit after the decimal point",
@@ -365,7 +386,8 @@ impl<'a> Lexer<'a> {
                     return Err(self.error(
                         at,
                         format!(
-                            "number at byte {pos} has a second decimal point (byte {})",
+                            "number at byte {} has a second decimal point (byte {})",
+                            self.byte(start),
                             self.byte(at)
                         ),
                         "at most one decimal point",
@@ -376,7 +398,10 @@ impl<'a> Lexer<'a> {
             if len >= MAX_LEN {
                 return Err(self.error(
                     start,
-                    format!("number at byte {pos} is too long (100000 digits or more)"),
+                    format!(
+                        "number at byte {} is too long (100000 digits or more)",
+                        self.byte(start)
+                    ),
                     "a shorter number",
                 ));
             }
@@ -386,13 +411,16 @@ impl<'a> Lexer<'a> {
     }
 
     fn string(&mut self, quote: u16, start: usize) -> Result<Token, FqlError> {
-        let pos = self.byte(start);
+        let pos = start;
         let mut content: Vec<u16> = Vec::new();
         while self.peek() != Some(quote) {
             let Some(c) = self.next() else {
                 return Err(self.error(
                     start,
-                    format!("unterminated string starting at byte {pos}; expected a closing quote"),
+                    format!(
+                        "unterminated string starting at byte {}; expected a closing quote",
+                        self.byte(start)
+                    ),
                     "a closing quote",
                 ));
             };
@@ -400,7 +428,10 @@ impl<'a> Lexer<'a> {
             if content.len() >= MAX_LEN {
                 return Err(self.error(
                     start,
-                    format!("string at byte {pos} is too long (100000 characters or more)"),
+                    format!(
+                        "string at byte {} is too long (100000 characters or more)",
+                        self.byte(start)
+                    ),
                     "a shorter string",
                 ));
             }
@@ -414,7 +445,7 @@ impl<'a> Lexer<'a> {
             Err(_) => {
                 return Err(self.error(
                     start,
-                    format!("string at byte {pos} is not valid text"),
+                    format!("string at byte {} is not valid text", self.byte(start)),
                     "valid text",
                 ));
             }
@@ -455,6 +486,22 @@ mod tests {
                 (TokenKind::Eos, "eos", 14),
             ]
         );
+    }
+
+    #[test]
+    fn positions_are_byte_offsets_after_multibyte_characters() {
+        let tokens = lex("event = \"é😀\" and x").unwrap_or_default();
+        let positions: Vec<usize> = tokens.iter().map(|t| t.pos).collect();
+        assert_eq!(positions, vec![0, 6, 8, 17, 21, 22]);
+        let err = lex("\"é😀\" @").expect_err("@ is not a token");
+        assert_eq!(err.position(), Some(9));
+        assert!(
+            err.message().contains("\"@\" at byte 9"),
+            "{}",
+            err.message()
+        );
+        let err = lex("\"😀").expect_err("unterminated");
+        assert_eq!(err.position(), Some(0));
     }
 
     #[test]

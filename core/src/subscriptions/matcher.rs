@@ -67,7 +67,7 @@ impl<'a> Actual<'a> {
             }
         };
         match self {
-            Actual::Object(map) => match map.get(key) {
+            Actual::Object(map) => match member(map, key) {
                 Some(v) => Actual::of(v),
                 None => inherited(Proto::Object),
             },
@@ -361,11 +361,27 @@ impl Node {
     }
 }
 
+/// Objects up to this many members are searched linearly.
+const LINEAR_SCAN_MAX: usize = 24;
+
+/// `map[key]` for an own member. Event objects are small, and comparing a few keys
+/// (length first) is cheaper than hashing `key` with the map's SipHash, so small objects
+/// are scanned in order; larger ones use the map's index.
+#[inline]
+fn member<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= LINEAR_SCAN_MAX {
+        map.iter()
+            .find_map(|(k, v)| (k.as_str() == key).then_some(v))
+    } else {
+        map.get(key)
+    }
+}
+
 /// `data.<key>` for the seven keys the reference reads (none of them is inherited).
 fn read<'a>(data: &'a Value, key: &'static str) -> Result<Actual<'a>, EvalFailure> {
     match data {
         Value::Null => Err(EvalFailure::NullEvent(key)),
-        Value::Object(map) => Ok(map.get(key).map_or(Actual::Undefined, Actual::of)),
+        Value::Object(map) => Ok(member(map, key).map_or(Actual::Undefined, Actual::of)),
         _ => Ok(Actual::Undefined),
     }
 }
@@ -424,6 +440,19 @@ mod tests {
 
     fn check(node: &Node, event: &Value) -> bool {
         node.eval(event).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn large_objects_are_read_through_their_index() {
+        let mut big = serde_json::Map::new();
+        for i in 0..100 {
+            big.insert(format!("k{i}"), json!(i));
+        }
+        let root = Value::Object(big);
+        assert_eq!(get(&root, "k0"), "Number(0.0)");
+        assert_eq!(get(&root, "k99"), "Number(99.0)");
+        assert_eq!(get(&root, "k100"), "Undefined");
+        assert_eq!(get(&root, "toString"), "Builtin");
     }
 
     #[test]

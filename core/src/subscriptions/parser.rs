@@ -428,6 +428,17 @@ impl Parser {
                 close.as_ref(),
             )?;
         }
+        let target = field.value.as_str();
+        let field = match target {
+            "event" => Field::Event,
+            "name" => Field::Name,
+            "userId" => Field::UserId,
+            _ if target.starts_with("properties") => FieldKind::Property.path_field(target),
+            _ if target.starts_with("traits") => FieldKind::Trait.path_field(target),
+            _ if target.starts_with("context") => FieldKind::Context.path_field(target),
+            // `type` and anything else: the reference builds no condition.
+            _ => return Ok(None),
+        };
         let (operator, text) = if fname == "contains" {
             let op = if negate {
                 Operator::NotContains
@@ -450,17 +461,7 @@ impl Parser {
             };
             (op, drop_first_unit(&token_string(&value), &value)?)
         };
-        let target = field.value.as_str();
-        let field = match target {
-            "event" => Some(Field::Event),
-            "name" => Some(Field::Name),
-            "userId" => Some(Field::UserId),
-            _ if target.starts_with("properties") => Some(FieldKind::Property.path_field(target)),
-            _ if target.starts_with("traits") => Some(FieldKind::Trait.path_field(target)),
-            _ if target.starts_with("context") => Some(FieldKind::Context.path_field(target)),
-            _ => None,
-        };
-        Ok(field.map(|field| Leaf {
+        Ok(Some(Leaf {
             field,
             operator,
             value: Some(Literal::String(text)),
@@ -853,6 +854,8 @@ mod tests {
             FqlErrorKind::Unsupported
         );
         assert_eq!(children("match(event, \"😀*\")")[0]["value"], "😀");
+        // No condition is built for `type`, so nothing is cut either.
+        assert_eq!(err("match(type, \"😀\")").kind(), FqlErrorKind::Structure);
     }
 
     #[test]
