@@ -113,6 +113,9 @@ impl Destination for TestDestination {
 
     fn extend_request(&self, ctx: &RequestContext<'_, Settings>) -> RequestOptions {
         let mut o = RequestOptions::new().after_response(propagation_hook());
+        if let Some(key) = ctx.settings.and_then(|s| s.api_key.as_deref()) {
+            o = o.header("x-api-key", key);
+        }
         if let Some(t) = ctx.auth.access_token() {
             o = o.header("authorization", format!("Bearer {t}"));
         }
@@ -498,7 +501,7 @@ async fn secrets_never_appear_in_debug_output_of_settings_errors_or_captures() {
         capture.snapshot(),
         o
     );
-    for secret in ["old-token", "RT-SECRET-456", "CS-SECRET-789"] {
+    for secret in ["old-token", "RT-SECRET-456", "CS-SECRET-789", "KEY-SECRET-123"] {
         assert!(!printed.contains(secret), "{secret} leaked: {printed}");
     }
     assert!(!capture.is_empty());
