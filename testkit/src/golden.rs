@@ -25,7 +25,9 @@ use actions_core::context::{FixedClock, MapEnv, MemoryState, StateContext, Ttl};
 use actions_core::oauth::RefreshedTokens;
 use actions_core::request::OriginOverrides;
 use actions_core::runtime::TokenRefreshCallback;
-use actions_core::{Destination, DestinationRuntime, Error, EventOptions, RuntimeConfig};
+use actions_core::{
+    AnyRuntime, Destination, DestinationRuntime, Error, EventOptions, RuntimeConfig,
+};
 use serde_json::{Map, Value, json};
 
 /// The origins a LinkedIn case talks to.
@@ -132,10 +134,28 @@ fn error_json(e: &Error) -> Value {
     Value::Object(m)
 }
 
+/// Builds a runtime for a configuration (what a destination registry provides).
+pub type RuntimeFactory<'a> =
+    Box<dyn FnOnce(RuntimeConfig) -> Result<Box<dyn AnyRuntime>, Error> + Send + 'a>;
+
 /// Runs a case with `destination`, sending to the origins `redirects` maps (e.g. a replay
 /// server), and returns the `execute --case` answer.
 pub async fn run_case<D: Destination>(
     destination: D,
+    case: &GoldenCase,
+    redirects: OriginOverrides,
+) -> Value {
+    let make: RuntimeFactory<'_> = Box::new(move |config| {
+        DestinationRuntime::with_config(destination, config)
+            .map(|r| Box::new(r) as Box<dyn AnyRuntime>)
+    });
+    run_case_with(make, case, redirects).await
+}
+
+/// [`run_case`] for a type-erased destination: `make` builds the runtime from the case's
+/// configuration (clock, environment, state, origins).
+pub async fn run_case_with(
+    make: RuntimeFactory<'_>,
     case: &GoldenCase,
     redirects: OriginOverrides,
 ) -> Value {
@@ -183,7 +203,7 @@ pub async fn run_case<D: Destination>(
         state: None,
     };
     let result: Result<Value, Error> = async {
-        let runtime = DestinationRuntime::with_config(destination, config)?;
+        let runtime = make(config)?;
         let mut settings = raw.get("settings").cloned().unwrap_or_else(|| json!({}));
         let empty = json!({});
         match case.mode() {
