@@ -900,6 +900,21 @@ impl<D: Destination> DestinationRuntime<D> {
         })
     }
 
+    /// An attempt outside the OAuth pipeline (test harness, hooks, dynamic fields).
+    fn direct_attempt<'a>(
+        &self,
+        settings: &'a D::Settings,
+        auth: AuthTokens,
+        opts: &EventOptions,
+    ) -> Attempt<'a, D::Settings> {
+        Attempt {
+            settings,
+            client: self.client(Some(settings), &auth, &opts.features, opts.capture.as_ref()),
+            auth,
+            services: self.services(opts),
+        }
+    }
+
     /// Runs one action on one event directly — no subscription check, no OAuth retry — as
     /// the reference's test harness (`testAction`). `settings` are the destination settings
     /// (validated and typed; an `oauth` member supplies tokens unless `auth` is given).
@@ -916,12 +931,7 @@ impl<D: Destination> DestinationRuntime<D> {
         let compiled = Mapping::compile(mapping).map_err(mapping_error)?;
         let typed = self.validate_settings(settings)?;
         let auth = auth.unwrap_or_else(|| AuthTokens::from_settings(settings));
-        let attempt = Attempt {
-            settings: &typed,
-            client: self.client(Some(&typed), &auth, &opts.features, opts.capture.as_ref()),
-            auth,
-            services: self.services(opts),
-        };
+        let attempt = self.direct_attempt(&typed, auth, opts);
         self.execute_single(entry, &compiled, mapping, event, &attempt)
             .await
     }
@@ -941,12 +951,7 @@ impl<D: Destination> DestinationRuntime<D> {
         let compiled = Mapping::compile(mapping).map_err(mapping_error)?;
         let typed = self.validate_settings(settings)?;
         let auth = auth.unwrap_or_else(|| AuthTokens::from_settings(settings));
-        let attempt = Attempt {
-            settings: &typed,
-            client: self.client(Some(&typed), &auth, &opts.features, opts.capture.as_ref()),
-            auth,
-            services: self.services(opts),
-        };
+        let attempt = self.direct_attempt(&typed, auth, opts);
         let refs: Vec<&Value> = events.iter().collect();
         self.execute_batch(entry, &compiled, mapping, &refs, &attempt)
             .await
@@ -989,9 +994,12 @@ impl<D: Destination> DestinationRuntime<D> {
                 .map_err(schema_error)?;
         }
         let typed = self.validate_settings(settings)?;
-        let auth = AuthTokens::from_settings(settings);
-        let services = self.services(opts);
-        let client = self.client(Some(&typed), &auth, &opts.features, opts.capture.as_ref());
+        let Attempt {
+            client,
+            auth,
+            services,
+            ..
+        } = self.direct_attempt(&typed, AuthTokens::from_settings(settings), opts);
         entry
             .action
             .perform_hook(
@@ -1049,9 +1057,12 @@ impl<D: Destination> DestinationRuntime<D> {
             return Ok(missing_dynamic_field(field));
         }
         let typed = self.validate_settings(settings)?;
-        let auth = AuthTokens::from_settings(settings);
-        let services = self.services(opts);
-        let client = self.client(Some(&typed), &auth, &opts.features, opts.capture.as_ref());
+        let Attempt {
+            client,
+            auth,
+            services,
+            ..
+        } = self.direct_attempt(&typed, AuthTokens::from_settings(settings), opts);
         let empty = Value::Object(Map::new());
         entry
             .action
@@ -1082,9 +1093,12 @@ impl<D: Destination> DestinationRuntime<D> {
         opts: &EventOptions,
     ) -> Result<(), Error> {
         let typed = self.validate_settings(settings)?;
-        let auth = AuthTokens::from_settings(settings);
-        let services = self.services(opts);
-        let client = self.client(Some(&typed), &auth, &opts.features, opts.capture.as_ref());
+        let Attempt {
+            client,
+            auth,
+            services,
+            ..
+        } = self.direct_attempt(&typed, AuthTokens::from_settings(settings), opts);
         self.destination
             .test_authentication(
                 &client,
