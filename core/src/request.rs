@@ -315,8 +315,9 @@ impl PreparedRequest {
 
 /// A response: status, status text, headers (lower-case names), the body text (`content`) and,
 /// when the `content-type` contains `application/json`, the parsed body (`data`; a body that does
-/// not parse leaves `data` empty). For other content types `data` is the text itself, as in the
-/// reference.
+/// not parse leaves `data` empty). For other content types the reference's `data` is the text
+/// itself: here `data()` is empty and [`Response::result_data`] gives the text, so bodies are not
+/// copied twice.
 #[derive(Clone, PartialEq)]
 pub struct Response {
     status: u16,
@@ -357,7 +358,7 @@ impl Response {
         let data = if is_json {
             serde_json::from_str(&content).ok()
         } else {
-            Some(Value::String(content.clone()))
+            None
         };
         let status_text = http::StatusCode::from_u16(status)
             .ok()
@@ -1202,7 +1203,8 @@ mod tests {
         );
         assert_eq!(r.data(), Some(&serde_json::json!({"id": "1"})));
         let r = Response::new(200, "u", vec![], r#"{"id":"1"}"#);
-        assert_eq!(r.data(), Some(&Value::String(r#"{"id":"1"}"#.into())));
+        assert_eq!(r.data(), None);
+        assert_eq!(r.result_data(), Value::String(r#"{"id":"1"}"#.into()));
         let r = Response::new(
             401,
             "u",
