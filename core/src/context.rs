@@ -122,11 +122,14 @@ pub trait StateContext: Send + Sync {
     fn set(&self, key: &str, value: String, ttl: Ttl);
 }
 
+/// A stored value: the value, its expiry (ms since the epoch, `None` = never) and its TTL.
+type Entry = (String, Option<i64>, Ttl);
+
 /// In-memory [`StateContext`] with expiry on an injectable clock. Clones share the store.
 #[derive(Clone)]
 pub struct MemoryState {
     clock: Arc<dyn Clock>,
-    entries: Arc<Mutex<HashMap<String, (String, Option<i64>, Ttl)>>>,
+    entries: Arc<Mutex<HashMap<String, Entry>>>,
 }
 
 impl fmt::Debug for MemoryState {

@@ -197,6 +197,50 @@ pub struct AuthContext<'a, S> {
     pub services: &'a crate::action::Services,
 }
 
+/// What `create_audience` receives.
+pub struct CreateAudienceInput<'a, S> {
+    /// Validated settings.
+    pub settings: &'a S,
+    /// Validated per-audience settings.
+    pub audience_settings: &'a Value,
+    /// The audience's name.
+    pub audience_name: &'a str,
+    /// The Engage context (`personas`), if any.
+    pub personas: Option<&'a Value>,
+    /// Tokens.
+    pub auth: &'a AuthTokens,
+    /// Services.
+    pub services: &'a crate::action::Services,
+}
+
+/// What `get_audience` receives.
+pub struct GetAudienceInput<'a, S> {
+    /// Validated settings.
+    pub settings: &'a S,
+    /// Validated per-audience settings.
+    pub audience_settings: &'a Value,
+    /// The partner's id of the audience.
+    pub external_id: &'a str,
+    /// Tokens.
+    pub auth: &'a AuthTokens,
+    /// Services.
+    pub services: &'a crate::action::Services,
+}
+
+/// What `on_delete` (GDPR deletion) receives.
+pub struct DeleteInput<'a, S> {
+    /// Validated settings.
+    pub settings: &'a S,
+    /// The user id of the event.
+    pub user_id: Option<&'a str>,
+    /// The anonymous id of the event.
+    pub anonymous_id: Option<&'a str>,
+    /// Tokens.
+    pub auth: &'a AuthTokens,
+    /// Services.
+    pub services: &'a crate::action::Services,
+}
+
 /// Settings for a destination that declares none.
 #[derive(Clone, Copy, Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct NoSettings {}
@@ -240,6 +284,41 @@ pub trait Destination: Send + Sync + 'static {
         _client: &RequestClient,
         _ctx: AuthContext<'_, Self::Settings>,
     ) -> Result<Option<RefreshedTokens>, Error> {
+        Ok(None)
+    }
+
+    /// Per-audience settings fields of an audience destination (validated when non-empty).
+    fn audience_fields(&self) -> Fields {
+        Fields::new()
+    }
+
+    /// Creates an audience at the partner and returns its id (`externalId`); `Ok(None)` when
+    /// the destination does not manage audiences.
+    async fn create_audience(
+        &self,
+        _client: &RequestClient,
+        _input: CreateAudienceInput<'_, Self::Settings>,
+    ) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+
+    /// Reads an audience at the partner and returns its id; `Ok(None)` when the destination
+    /// does not manage audiences.
+    async fn get_audience(
+        &self,
+        _client: &RequestClient,
+        _input: GetAudienceInput<'_, Self::Settings>,
+    ) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+
+    /// Deletes a user's data at the partner (GDPR); `Ok(None)` when the destination has no
+    /// deletion support.
+    async fn on_delete(
+        &self,
+        _client: &RequestClient,
+        _input: DeleteInput<'_, Self::Settings>,
+    ) -> Result<Option<Value>, Error> {
         Ok(None)
     }
 }

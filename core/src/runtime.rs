@@ -1053,7 +1053,7 @@ impl<D: Destination> DestinationRuntime<D> {
         } else {
             field.to_string()
         };
-        if !keys.iter().any(|k| *k == lookup) {
+        if !keys.contains(&lookup) {
             return Ok(missing_dynamic_field(field));
         }
         let typed = self.validate_settings(settings)?;
@@ -1118,6 +1118,162 @@ impl<D: Destination> DestinationRuntime<D> {
             })
     }
 
+    /// Runs an operation outside actions (audiences, deletion) with the reference's OAuth
+    /// retry: a 401 from an OAuth destination refreshes the token and runs it once more.
+    async fn with_refresh_retry(
+        &self,
+        settings: &Value,
+        op: Op<'_>,
+        opts: &EventOptions,
+    ) -> Result<Value, Error> {
+        let typed = self.validate_settings(settings)?;
+        let mut auth = AuthTokens::from_settings(settings);
+        let oauth = self.definition.scheme.is_oauth();
+        let mut attempt_no = 1;
+        loop {
+            let attempt = self.direct_attempt(&typed, auth.clone(), opts);
+            match self.run_op(&op, &attempt).await {
+                Err(e) if oauth && e.status() == Some(401) && attempt_no < MAX_ATTEMPTS => {
+                    auth = self
+                        .refresh_tokens(&typed, &auth, &attempt.services, opts)
+                        .await?;
+                    attempt_no += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn run_op(&self, op: &Op<'_>, a: &Attempt<'_, D::Settings>) -> Result<Value, Error> {
+        match op {
+            Op::CreateAudience {
+                audience_settings,
+                audience_name,
+                personas,
+            } => self
+                .destination
+                .create_audience(
+                    &a.client,
+                    crate::destination::CreateAudienceInput {
+                        settings: a.settings,
+                        audience_settings,
+                        audience_name,
+                        personas: *personas,
+                        auth: &a.auth,
+                        services: &a.services,
+                    },
+                )
+                .await?
+                .map(|id| json!({ "externalId": id }))
+                .ok_or_else(|| Error::plain("Unexpected call to createAudience")),
+            Op::GetAudience {
+                audience_settings,
+                external_id,
+            } => self
+                .destination
+                .get_audience(
+                    &a.client,
+                    crate::destination::GetAudienceInput {
+                        settings: a.settings,
+                        audience_settings,
+                        external_id,
+                        auth: &a.auth,
+                        services: &a.services,
+                    },
+                )
+                .await?
+                .map(|id| json!({ "externalId": id }))
+                .ok_or_else(|| Error::plain("Unexpected call to getAudience")),
+            Op::Delete { event } => {
+                let out = self
+                    .destination
+                    .on_delete(
+                        &a.client,
+                        crate::destination::DeleteInput {
+                            settings: a.settings,
+                            user_id: event.get("userId").and_then(Value::as_str),
+                            anonymous_id: event.get("anonymousId").and_then(Value::as_str),
+                            auth: &a.auth,
+                            services: &a.services,
+                        },
+                    )
+                    .await?;
+                Ok(out.unwrap_or_else(|| json!({"output": "no onDelete defined"})))
+            }
+        }
+    }
+
+    fn validated_audience_settings(&self, audience_settings: &Value) -> Result<Value, Error> {
+        let fields = self.destination.audience_fields();
+        let mut value = if audience_settings.is_null() {
+            Value::Object(Map::new())
+        } else {
+            audience_settings.clone()
+        };
+        if let Some((_, compiled)) = compile_fields(&fields, "the audience settings")? {
+            compiled
+                .validate(&mut value, EXEMPT)
+                .map_err(schema_error)?;
+        }
+        Ok(value)
+    }
+
+    /// Creates an audience at the partner (`createAudience`): validates the per-audience
+    /// settings (when the destination declares audience fields), runs with the OAuth retry, and
+    /// returns `{"externalId": …}`.
+    pub async fn create_audience(
+        &self,
+        settings: &Value,
+        audience_settings: &Value,
+        audience_name: &str,
+        personas: Option<&Value>,
+        opts: &EventOptions,
+    ) -> Result<Value, Error> {
+        let audience_settings = self.validated_audience_settings(audience_settings)?;
+        self.with_refresh_retry(
+            settings,
+            Op::CreateAudience {
+                audience_settings: &audience_settings,
+                audience_name,
+                personas,
+            },
+            opts,
+        )
+        .await
+    }
+
+    /// Reads an audience at the partner (`getAudience`); returns `{"externalId": …}`.
+    pub async fn get_audience(
+        &self,
+        settings: &Value,
+        audience_settings: &Value,
+        external_id: &str,
+        opts: &EventOptions,
+    ) -> Result<Value, Error> {
+        let audience_settings = self.validated_audience_settings(audience_settings)?;
+        self.with_refresh_retry(
+            settings,
+            Op::GetAudience {
+                audience_settings: &audience_settings,
+                external_id,
+            },
+            opts,
+        )
+        .await
+    }
+
+    /// GDPR deletion of the user of `event` (`onDelete`), with the OAuth retry. Without
+    /// deletion support the result is `{"output": "no onDelete defined"}`.
+    pub async fn on_delete(
+        &self,
+        event: &Value,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Result<Value, Error> {
+        self.with_refresh_retry(settings, Op::Delete { event }, opts)
+            .await
+    }
+
     /// Refreshes the access token of `settings.oauth` (the reference's
     /// `refreshAccessToken`), single-flight, calling `on_token_refresh`.
     pub async fn refresh_access_token(
@@ -1138,6 +1294,22 @@ impl<D: Destination> DestinationRuntime<D> {
         }
         Ok(tokens)
     }
+}
+
+/// An operation outside actions.
+enum Op<'a> {
+    CreateAudience {
+        audience_settings: &'a Value,
+        audience_name: &'a str,
+        personas: Option<&'a Value>,
+    },
+    GetAudience {
+        audience_settings: &'a Value,
+        external_id: &'a str,
+    },
+    Delete {
+        event: &'a Value,
+    },
 }
 
 /// What an attempt works on.

@@ -491,10 +491,8 @@ pub fn compare_requests(expected: &[Value], got: &[ReceivedRequest]) -> Vec<Stri
                 let Some(want) = hs.get(h) else { continue };
                 let have = g.headers.get(h);
                 match want {
-                    Value::Null => {
-                        if have.is_some() && h == "authorization" {
-                            errs.push(format!("req{i}: header {h} should be absent"));
-                        }
+                    Value::Null if have.is_some() && h == "authorization" => {
+                        errs.push(format!("req{i}: header {h} should be absent"));
                     }
                     Value::String(w) => {
                         let ok = match have {
