@@ -38,3 +38,8 @@ pub use leak::assert_no_secret_leak;
 /// insta, re-exported for [`snapshot_tests!`] (which expands insta's assertion in the calling
 /// crate, so snapshots live next to the caller's test file).
 pub use insta;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
