@@ -1,6 +1,5 @@
 //! The testkit in one page: a destination with settings and one action, run by `test_action`
 //! against the local mock server (offline), printing the request it captured.
-//!
 //! `cargo run -p actions-testkit --example quickstart`
 
 use std::sync::Arc;
@@ -42,12 +41,10 @@ impl Action<Settings> for Send {
         input: ExecuteInput<'_, Settings, SendEvent>,
     ) -> Result<Option<Value>, Error> {
         let body = json!({"name": input.payload.event, "user": input.payload.user_id});
-        let r = client
-            .post("https://api.example.com/v1/events")
-            .json(body)
-            .send()
-            .await?;
-        Ok(Some(r.result_data()))
+        let url = "https://api.example.com/v1/events";
+        Ok(Some(
+            client.post(url).json(body).send().await?.result_data(),
+        ))
     }
 }
 
