@@ -571,7 +571,8 @@ pub fn request_snapshot(exchange: &Exchange) -> Value {
 /// set to name the file after the snapshot alone and to record the generated payload. Every
 /// snapshot is asserted even when one fails; the failures are reported together.
 ///
-/// This is what [`snapshot_tests!`](crate::snapshot_tests) expands to.
+/// This is what [`snapshot_tests!`](crate::snapshot_tests) expands to. It builds its own
+/// current-thread tokio runtime: call it from a plain `#[test]`, not from async code.
 ///
 /// # Panics
 /// When a snapshot does not match, or the snapshots cannot be made (the destination does not
