@@ -686,7 +686,8 @@ pub fn assert_actions_listed<D: Destination>(destination: D, listed: &[&str]) {
 /// * `snapshot_tests!(DEST, origins = [...], settings = SETTINGS, actions = [a, b])` — expands
 ///   to a module per listed action with two tests, `required_fields` and `all_fields`, plus
 ///   `snapshot_tests_cover_every_action`, which fails when the destination has an action the
-///   list misses.
+///   list misses. The action keys must be plain identifiers (`streamConversion`); for other
+///   keys use the first form.
 ///
 /// `settings` is optional (generated values are used for every settings field; the given ones
 /// override them). The tests are plain `#[test]`s running a current-thread tokio runtime, so
