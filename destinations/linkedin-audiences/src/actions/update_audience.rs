@@ -324,10 +324,11 @@ async fn send_users(
 }
 
 /// The payloads of one request: consecutive payloads of a segment holding at most
-/// [`MAX_ELEMENTS_PER_REQUEST`] elements (payloads without identifiers ride along without an
-/// element and share the request's result).
+/// [`MAX_ELEMENTS_PER_REQUEST`] elements. Each item is a payload index with the position of its
+/// element in the request (`None` for a payload without identifiers, which rides along without
+/// an element and shares the request's result).
 struct Chunk {
-    indices: Vec<usize>,
+    items: Vec<(usize, Option<usize>)>,
     elements: Vec<Value>,
 }
 
@@ -337,7 +338,7 @@ fn chunks(
     settings: &Settings,
 ) -> Vec<Chunk> {
     let mut out = vec![Chunk {
-        indices: Vec::new(),
+        items: Vec::new(),
         elements: Vec::new(),
     }];
     for &i in indices {
@@ -348,16 +349,46 @@ fn chunks(
                 .is_some_and(|c| c.elements.len() >= MAX_ELEMENTS_PER_REQUEST)
         {
             out.push(Chunk {
-                indices: Vec::new(),
+                items: Vec::new(),
                 elements: Vec::new(),
             });
         }
         if let Some(chunk) = out.last_mut() {
-            chunk.indices.push(i);
+            let position = element.is_some().then_some(chunk.elements.len());
+            chunk.items.push((i, position));
             chunk.elements.extend(element);
         }
     }
     out
+}
+
+/// The most JSON values a request's answer may be copied into (items × answered elements) for
+/// every item to get the whole answer, as in the reference. Beyond it each item gets only its
+/// own element's result: copying the whole answer into every item grows with the square of the
+/// batch (5,000 items × 5,000 results would be 25 million values).
+pub const WHOLE_BODY_BUDGET: usize = 4096;
+
+/// The `body` of each item of a successful request: the whole answer within
+/// [`WHOLE_BODY_BUDGET`], else the item's own element result (`{}` for an item without one).
+fn item_bodies(response: &Response, chunk_items: &[(usize, Option<usize>)]) -> Vec<Value> {
+    let results = response
+        .data()
+        .and_then(|d| d.get("elements"))
+        .and_then(Value::as_array);
+    let answered = results.map_or(0, Vec::len);
+    if chunk_items.len().saturating_mul(answered.max(1)) <= WHOLE_BODY_BUDGET {
+        let whole = response.result_data();
+        return vec![whole; chunk_items.len()];
+    }
+    chunk_items
+        .iter()
+        .map(|(_, position)| {
+            position
+                .and_then(|j| results.and_then(|r| r.get(j)))
+                .cloned()
+                .unwrap_or_else(|| json!({}))
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -449,7 +480,7 @@ impl Action<Settings> for UpdateAudience {
             let single_request = whole && chunks.len() == 1;
             for chunk in chunks {
                 if chunk.elements.is_empty() {
-                    for &i in &chunk.indices {
+                    for &(i, _) in &chunk.items {
                         statuses.set_at(
                             i,
                             MultiStatusEntry::Success {
@@ -463,21 +494,21 @@ impl Action<Settings> for UpdateAudience {
                 }
                 match send_users(client, &segment_id, chunk.elements).await {
                     Ok(response) => {
-                        let body = response.result_data();
-                        for &i in &chunk.indices {
+                        let bodies = item_bodies(&response, &chunk.items);
+                        for (&(i, _), body) in chunk.items.iter().zip(bodies) {
                             statuses.set_at(
                                 i,
                                 MultiStatusEntry::Success {
                                     status: response.status(),
                                     sent: sent(i),
-                                    body: Some(body.clone()),
+                                    body: Some(body),
                                 },
                             );
                         }
                     }
                     Err(e) if single_request || concerns_every_item(&e) => return Err(e),
                     Err(e) => {
-                        for &i in &chunk.indices {
+                        for &(i, _) in &chunk.items {
                             statuses.set_at(i, error_entry(&e, sent(i), None));
                         }
                     }
@@ -580,6 +611,39 @@ mod tests {
         );
     }
 
+    fn json_response(body: &Value) -> Response {
+        Response::new(
+            200,
+            "https://api.linkedin.com/rest/dmpSegments/1/users",
+            vec![("content-type".into(), "application/json".into())],
+            body.to_string(),
+        )
+    }
+
+    #[test]
+    fn small_answers_go_whole_to_every_item() {
+        let answer = json!({"elements": [{"status": 201}, {"status": 201}]});
+        let items = [(0, Some(0)), (1, None), (2, Some(1))];
+        assert_eq!(
+            item_bodies(&json_response(&answer), &items),
+            vec![answer.clone(), answer.clone(), answer]
+        );
+    }
+
+    #[test]
+    fn large_answers_are_split_per_item() {
+        let n = 100;
+        assert!(n * n > WHOLE_BODY_BUDGET);
+        let answer =
+            json!({"elements": (0..n).map(|j| json!({"status": 201, "j": j})).collect::<Vec<_>>()});
+        let items: Vec<(usize, Option<usize>)> =
+            (0..n).map(|j| (j, Some(j))).chain([(n, None)]).collect();
+        let bodies = item_bodies(&json_response(&answer), &items);
+        assert_eq!(bodies.len(), n + 1);
+        assert_eq!(bodies[7], json!({"status": 201, "j": 7}));
+        assert_eq!(bodies[n], json!({}));
+    }
+
     #[test]
     fn chunks_hold_at_most_the_linkedin_limit() {
         let s = settings(true, true);
@@ -601,7 +665,14 @@ mod tests {
                 .all(|c| c.elements.len() <= MAX_ELEMENTS_PER_REQUEST)
         );
         assert_eq!(out.len(), expected.div_ceil(MAX_ELEMENTS_PER_REQUEST));
-        let covered: Vec<usize> = out.iter().flat_map(|c| c.indices.clone()).collect();
+        let covered: Vec<usize> = out
+            .iter()
+            .flat_map(|c| c.items.iter().map(|(i, _)| *i))
+            .collect();
         assert_eq!(covered, indices);
+        for c in &out {
+            let positions: Vec<usize> = c.items.iter().filter_map(|(_, p)| *p).collect();
+            assert_eq!(positions, (0..c.elements.len()).collect::<Vec<_>>());
+        }
     }
 }
