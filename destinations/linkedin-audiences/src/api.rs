@@ -24,6 +24,7 @@ use actions_core::oauth::AuthTokens;
 use actions_core::request::{RequestClient, Response};
 use linkedin_common::API_BASE;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// The `LinkedIn-Version` sent by default.
@@ -208,14 +209,27 @@ pub async fn create_segment(
     request.send().await
 }
 
+/// `{"elements": [...]}`.
+#[derive(Serialize)]
+struct Elements<'a, T> {
+    elements: &'a [T],
+}
+
 /// `POST /rest/dmpSegments/{id}/users|companies` with `X-RestLi-Method: BATCH_CREATE` and
-/// `{"elements": [...]}`; the answer is returned whatever its status.
-pub async fn update_members(
+/// `{"elements": [...]}`; the answer is returned whatever its status. The body is serialized
+/// straight from the elements (no intermediate JSON tree; `content-type: application/json` as
+/// for any JSON body).
+pub async fn update_members<T: Serialize>(
     client: &RequestClient,
     segment_id: &str,
     segment_type: SegmentType,
-    elements: Vec<Value>,
+    elements: &[T],
 ) -> Result<Response, Error> {
+    let body = serde_json::to_string(&Elements { elements }).map_err(|e| {
+        Error::plain(format!(
+            "the DMP segment members could not be serialized: {e}"
+        ))
+    })?;
     let mut request = client
         .post(segment_members_url(segment_id, segment_type))
         .header("x-restli-method", "BATCH_CREATE");
@@ -223,7 +237,8 @@ pub async fn update_members(
         request = request.header("x-restli-protocol-version", RESTLI_PROTOCOL_VERSION);
     }
     request
-        .json(json!({ "elements": elements }))
+        .text(body)
+        .header("content-type", "application/json")
         .throw_http_errors(false)
         .send()
         .await

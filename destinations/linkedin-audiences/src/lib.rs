@@ -35,6 +35,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 use std::sync::{Arc, LazyLock};
 
 use actions_core::prelude::*;

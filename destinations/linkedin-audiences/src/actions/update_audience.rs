@@ -12,7 +12,7 @@
 //! use linkedin_audiences::actions::update_audience::{UpdateAudience, user_element};
 //! use linkedin_audiences::Settings;
 //!
-//! let fields = UpdateAudience.fields().unwrap();
+//! let fields = Action::fields(&UpdateAudience).unwrap();
 //! assert!(fields["personas_audience_key"].is_required());
 //!
 //! let settings = Settings { ad_account_id: "1".into(), send_email: true, send_google_advertising_id: true };
@@ -20,18 +20,20 @@
 //!     "personas_audience_key": "vips", "email": "testing@testing.com",
 //!     "event_name": "Audience Exited", "first_name": "Jo"
 //! })).unwrap();
+//! let element = user_element(&payload, &settings).unwrap();
 //! assert_eq!(
-//!     user_element(&payload, &settings),
-//!     Some(json!({"action": "REMOVE", "userIds": [{"idType": "SHA256_EMAIL",
+//!     serde_json::to_value(&element).unwrap(),
+//!     json!({"action": "REMOVE", "userIds": [{"idType": "SHA256_EMAIL",
 //!         "idValue": "584c4423c421df49955759498a71495aba49b8780eb9387dff333b6f0982c777"}],
-//!         "firstName": "Jo"}))
+//!         "firstName": "Jo"})
 //! );
 //! ```
 
+use std::borrow::Cow;
+
 use actions_core::prelude::*;
 use linkedin_common::process_hashing;
-use serde::Deserialize;
-use serde_json::Map;
+use serde::{Deserialize, Serialize};
 
 use super::{concerns_every_item, error_entry, group_by};
 use crate::Settings;
@@ -174,38 +176,80 @@ pub fn user_action(payload: &UpdateAudiencePayload) -> &'static str {
     }
 }
 
-/// The element sent for one payload (`{action, userIds, firstName?, lastName?, title?,
-/// company?, country?}`), or `None` when it has neither an email nor a Google advertising id.
-/// `userIds` may be empty (e.g. only an email while "Send Email" is off): the element is still
-/// sent, as the reference does.
-pub fn user_element(payload: &UpdateAudiencePayload, settings: &Settings) -> Option<Value> {
+/// One user as it is sent (`{action, userIds, firstName?, lastName?, title?, company?,
+/// country?}`, in this key order), borrowing from its payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserElement<'a> {
+    action: &'static str,
+    #[serde(rename = "userIds")]
+    user_ids: Vec<UserId<'a>>,
+    #[serde(rename = "firstName", skip_serializing_if = "Option::is_none")]
+    first_name: Option<&'a str>,
+    #[serde(rename = "lastName", skip_serializing_if = "Option::is_none")]
+    last_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    company: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<&'a str>,
+}
+
+impl UserElement<'_> {
+    /// `ADD` or `REMOVE`.
+    pub fn action(&self) -> &'static str {
+        self.action
+    }
+
+    /// How many user ids it carries.
+    pub fn id_count(&self) -> usize {
+        self.user_ids.len()
+    }
+}
+
+/// `{"idType", "idValue"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+struct UserId<'a> {
+    #[serde(rename = "idType")]
+    id_type: &'static str,
+    #[serde(rename = "idValue")]
+    id_value: Cow<'a, str>,
+}
+
+/// The element sent for one payload, or `None` when it has neither an email nor a Google
+/// advertising id. `userIds` may be empty (e.g. only an email while "Send Email" is off): the
+/// element is still sent, as the reference does.
+pub fn user_element<'a>(
+    payload: &'a UpdateAudiencePayload,
+    settings: &Settings,
+) -> Option<UserElement<'a>> {
     let email = non_empty(&payload.email);
     let gaid = non_empty(&payload.google_advertising_id);
     if email.is_none() && gaid.is_none() {
         return None;
     }
-    let mut ids = Vec::with_capacity(2);
+    let mut user_ids = Vec::with_capacity(2);
     if let Some(email) = email.filter(|_| settings.send_email) {
-        ids.push(json!({"idType": "SHA256_EMAIL", "idValue": process_hashing(email, None)}));
+        user_ids.push(UserId {
+            id_type: "SHA256_EMAIL",
+            id_value: Cow::Owned(process_hashing(email, None)),
+        });
     }
     if let Some(gaid) = gaid.filter(|_| settings.send_google_advertising_id) {
-        ids.push(json!({"idType": "GOOGLE_AID", "idValue": gaid}));
+        user_ids.push(UserId {
+            id_type: "GOOGLE_AID",
+            id_value: Cow::Borrowed(gaid),
+        });
     }
-    let mut element = Map::with_capacity(7);
-    element.insert("action".into(), Value::from(user_action(payload)));
-    element.insert("userIds".into(), Value::Array(ids));
-    for (key, value) in [
-        ("firstName", &payload.first_name),
-        ("lastName", &payload.last_name),
-        ("title", &payload.title),
-        ("company", &payload.company),
-        ("country", &payload.country),
-    ] {
-        if let Some(v) = non_empty(value) {
-            element.insert(key.into(), Value::from(v));
-        }
-    }
-    Some(Value::Object(element))
+    Some(UserElement {
+        action: user_action(payload),
+        user_ids,
+        first_name: non_empty(&payload.first_name),
+        last_name: non_empty(&payload.last_name),
+        title: non_empty(&payload.title),
+        company: non_empty(&payload.company),
+        country: non_empty(&payload.country),
+    })
 }
 
 /// The reference's checks, on the first payload of a segment: the source segment id must equal
@@ -308,7 +352,7 @@ async fn resolve_segment_id(
 async fn send_users(
     client: &RequestClient,
     segment_id: &str,
-    elements: Vec<Value>,
+    elements: &[UserElement<'_>],
 ) -> Result<Response, Error> {
     let response = api::update_members(client, segment_id, SegmentType::User, elements).await?;
     match response.status() {
@@ -327,16 +371,16 @@ async fn send_users(
 /// [`MAX_ELEMENTS_PER_REQUEST`] elements. Each item is a payload index with the position of its
 /// element in the request (`None` for a payload without identifiers, which rides along without
 /// an element and shares the request's result).
-struct Chunk {
+struct Chunk<'a> {
     items: Vec<(usize, Option<usize>)>,
-    elements: Vec<Value>,
+    elements: Vec<UserElement<'a>>,
 }
 
-fn chunks(
-    payloads: &[UpdateAudiencePayload],
+fn chunks<'a>(
+    payloads: &'a [UpdateAudiencePayload],
     indices: &[usize],
     settings: &Settings,
-) -> Vec<Chunk> {
+) -> Vec<Chunk<'a>> {
     let mut out = vec![Chunk {
         items: Vec::new(),
         elements: Vec::new(),
@@ -422,7 +466,7 @@ impl Action<Settings> for UpdateAudience {
         let Some(element) = user_element(payload, input.settings) else {
             return Ok(None);
         };
-        let response = send_users(client, &segment_id, vec![element]).await?;
+        let response = send_users(client, &segment_id, &[element]).await?;
         Ok(Some(response.result_data()))
     }
 
@@ -492,7 +536,7 @@ impl Action<Settings> for UpdateAudience {
                     }
                     continue;
                 }
-                match send_users(client, &segment_id, chunk.elements).await {
+                match send_users(client, &segment_id, &chunk.elements).await {
                     Ok(response) => {
                         let bodies = item_bodies(&response, &chunk.items);
                         for (&(i, _), body) in chunk.items.iter().zip(bodies) {
@@ -559,7 +603,9 @@ mod tests {
             json!({"personas_audience_key": "k", "email": "testing@testing.com",
             "google_advertising_id": "gaid-1"}),
         );
-        let ids = |s: &Settings| user_element(&p, s).map(|e| e["userIds"].clone());
+        let ids = |s: &Settings| {
+            user_element(&p, s).map(|e| serde_json::to_value(e).unwrap()["userIds"].clone())
+        };
         assert_eq!(
             ids(&settings(true, true)),
             Some(json!([
@@ -573,7 +619,8 @@ mod tests {
         );
         let email_only = payload(json!({"personas_audience_key": "k", "email": "a@b.c"}));
         assert_eq!(
-            user_element(&email_only, &settings(false, true)).map(|e| e["userIds"].clone()),
+            user_element(&email_only, &settings(false, true))
+                .map(|e| serde_json::to_value(e).unwrap()["userIds"].clone()),
             Some(json!([]))
         );
         let none = payload(json!({"personas_audience_key": "k", "first_name": "Jo"}));
@@ -584,7 +631,8 @@ mod tests {
     fn email_is_hashed_exactly_as_given() {
         let p = payload(json!({"personas_audience_key": "k", "email": " Foo@Bar.com "}));
         assert_eq!(
-            user_element(&p, &settings(true, true)).unwrap()["userIds"][0]["idValue"],
+            serde_json::to_value(user_element(&p, &settings(true, true)).unwrap()).unwrap()["userIds"]
+                [0]["idValue"],
             "343742730613e8de7840f39b3039979d89ca623c2dcb35b1c125f96c271c5ce7"
         );
     }

@@ -379,7 +379,7 @@ async fn resolve_segment_id(
 async fn send_companies(
     client: &RequestClient,
     segment_id: &str,
-    elements: Vec<Value>,
+    elements: &[Value],
 ) -> Result<(Response, Vec<Value>), Error> {
     let response = api::update_members(client, segment_id, SegmentType::Company, elements).await?;
     if !response.ok() {
@@ -463,8 +463,7 @@ impl Action<Settings> for UpdateCompanyAudience {
             source_id,
         )
         .await?;
-        let (response, results) =
-            send_companies(client, &segment_id, vec![company.element()]).await?;
+        let (response, results) = send_companies(client, &segment_id, &[company.element()]).await?;
         match results.first() {
             Some(r) if element_status(r).is_some_and(|s| (200..300).contains(&s)) => {
                 Ok(Some(response.result_data()))
@@ -546,7 +545,7 @@ impl Action<Settings> for UpdateCompanyAudience {
             let request_count = unique.len().div_ceil(MAX_ELEMENTS_PER_REQUEST);
             for chunk in unique.chunks(MAX_ELEMENTS_PER_REQUEST) {
                 let elements: Vec<Value> = chunk.iter().map(|(c, _)| c.element()).collect();
-                match send_companies(client, &segment_id, elements.clone()).await {
+                match send_companies(client, &segment_id, &elements).await {
                     Ok((_, results)) => {
                         for (k, (element, (_, events))) in elements.iter().zip(chunk).enumerate() {
                             let entry = company_entry(element, results.get(k));
