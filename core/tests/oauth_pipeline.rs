@@ -501,12 +501,7 @@ async fn secrets_never_appear_in_debug_output_of_settings_errors_or_captures() {
         capture.snapshot(),
         o
     );
-    for secret in [
-        "old-token",
-        "RT-SECRET-456",
-        "CS-SECRET-789",
-        "KEY-SECRET-123",
-    ] {
+    for secret in ["old-token", "RT-SECRET-456", "CS-SECRET-789", "KEY-SECRET-123"] {
         assert!(!printed.contains(secret), "{secret} leaked: {printed}");
     }
     assert!(!capture.is_empty());

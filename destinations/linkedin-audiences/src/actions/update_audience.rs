@@ -195,18 +195,6 @@ pub struct UserElement<'a> {
     country: Option<&'a str>,
 }
 
-impl UserElement<'_> {
-    /// `ADD` or `REMOVE`.
-    pub fn action(&self) -> &'static str {
-        self.action
-    }
-
-    /// How many user ids it carries.
-    pub fn id_count(&self) -> usize {
-        self.user_ids.len()
-    }
-}
-
 /// `{"idType", "idValue"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 struct UserId<'a> {
