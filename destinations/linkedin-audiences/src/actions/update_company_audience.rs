@@ -374,24 +374,26 @@ async fn resolve_segment_id(
     Ok(id)
 }
 
-/// Sends one request of companies; a non-2xx answer becomes [`request_error`]. Returns the
-/// per-element results LinkedIn gave.
+/// Sends one request of companies; a non-2xx answer becomes [`request_error`].
 async fn send_companies(
     client: &RequestClient,
     segment_id: &str,
     elements: &[Value],
-) -> Result<(Response, Vec<Value>), Error> {
+) -> Result<Response, Error> {
     let response = api::update_members(client, segment_id, SegmentType::Company, elements).await?;
     if !response.ok() {
         return Err(request_error(response.status(), None));
     }
-    let results = response
+    Ok(response)
+}
+
+/// The per-element results LinkedIn gave (`elements` of a JSON answer; none otherwise).
+fn element_results(response: &Response) -> &[Value] {
+    response
         .data()
         .and_then(|d| d.get("elements"))
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Ok((response, results))
+        .map_or(&[], Vec::as_slice)
 }
 
 fn element_status(result: &Value) -> Option<u16> {
@@ -463,8 +465,8 @@ impl Action<Settings> for UpdateCompanyAudience {
             source_id,
         )
         .await?;
-        let (response, results) = send_companies(client, &segment_id, &[company.element()]).await?;
-        match results.first() {
+        let response = send_companies(client, &segment_id, &[company.element()]).await?;
+        match element_results(&response).first() {
             Some(r) if element_status(r).is_some_and(|s| (200..300).contains(&s)) => {
                 Ok(Some(response.result_data()))
             }
@@ -546,7 +548,8 @@ impl Action<Settings> for UpdateCompanyAudience {
             for chunk in unique.chunks(MAX_ELEMENTS_PER_REQUEST) {
                 let elements: Vec<Value> = chunk.iter().map(|(c, _)| c.element()).collect();
                 match send_companies(client, &segment_id, &elements).await {
-                    Ok((_, results)) => {
+                    Ok(response) => {
+                        let results = element_results(&response);
                         for (k, (element, (_, events))) in elements.iter().zip(chunk).enumerate() {
                             let entry = company_entry(element, results.get(k));
                             for &i in events {
