@@ -1019,6 +1019,23 @@ impl<D: Destination> DestinationRuntime<D> {
         payload: &Value,
         opts: &EventOptions,
     ) -> Result<DynamicFieldResponse, Error> {
+        let empty = Value::Object(Map::new());
+        self.execute_hook_dynamic_field(action, field, settings, payload, &empty, opts)
+            .await
+    }
+
+    /// [`execute_dynamic_field`](Self::execute_dynamic_field) for a hook's input field: the
+    /// hook inputs chosen so far (`hookInputs` of the reference, e.g. the selected ad account)
+    /// reach the dynamic field as [`DynamicFieldInput::hook_inputs`].
+    pub async fn execute_hook_dynamic_field(
+        &self,
+        action: &str,
+        field: &str,
+        settings: &Value,
+        payload: &Value,
+        hook_inputs: &Value,
+        opts: &EventOptions,
+    ) -> Result<DynamicFieldResponse, Error> {
         let Some(entry) = self.actions.get(action) else {
             return Ok(DynamicFieldResponse::default());
         };
@@ -1052,7 +1069,6 @@ impl<D: Destination> DestinationRuntime<D> {
         let auth = AuthTokens::from_settings(settings);
         let services = self.services(opts);
         let client = self.client(Some(&typed), &auth, &opts.features, opts.capture.as_ref());
-        let empty = Value::Object(Map::new());
         entry
             .action
             .dynamic_field(
@@ -1062,7 +1078,7 @@ impl<D: Destination> DestinationRuntime<D> {
                     settings: &typed,
                     payload,
                     page: None,
-                    hook_inputs: &empty,
+                    hook_inputs,
                     selected_array_index: selected_index,
                     selected_key,
                     query: None,
