@@ -2,8 +2,6 @@
 //! simulator: F6 (single event), F7 (batch), F8 (dynamic field, hook, test authentication),
 //! the failed refresh, and the negatives N1–N3.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
