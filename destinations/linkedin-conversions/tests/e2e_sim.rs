@@ -207,7 +207,7 @@ async fn a_thousand_events_arrive_exactly_once_through_429s_and_token_propagatio
                 }
                 outcome => {
                     // The whole batch failed: it must be a retryable 503 naming the cause.
-                    let err = result.as_ref().err().expect("an error");
+                    let err = result.as_ref().expect_err("an error");
                     assert_eq!(err.class(), ErrorClass::Retryable, "{err:?}");
                     assert_eq!(err.status(), Some(503));
                     assert!(err.message().contains("65601"), "{err}");
