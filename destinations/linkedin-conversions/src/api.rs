@@ -181,6 +181,18 @@ struct BatchBody<'a> {
 }
 
 /// The LinkedIn Conversions API, as the destination calls it.
+///
+/// ```no_run
+/// use actions_core::request::{HttpClient, RequestClient, RequestOptions};
+/// use linkedin_conversions::api::ConversionsApi;
+/// # async fn demo() -> Result<(), actions_core::Error> {
+/// let client = RequestClient::new(HttpClient::new()?, RequestOptions::new());
+/// let rules = ConversionsApi::new(&client)
+///     .get_conversion_rules_list(Some("urn:li:sponsoredAccount:123"))
+///     .await;
+/// println!("{} rules", rules.choices.len());
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct ConversionsApi<'a> {
     client: &'a RequestClient,
