@@ -149,6 +149,42 @@ impl Mapping {
         self.root.eval(Some(payload))
     }
 
+    /// [`evaluate`](Self::evaluate) into a value kept from one event to the next: the strings,
+    /// arrays and objects `out` already holds are reused, so once `out` has the output's shape
+    /// (after the first event) evaluating allocates nothing but what grows. Afterwards `out`
+    /// is exactly what `evaluate` returns, whatever it held before: `Ok(true)` with the output
+    /// in `out`, or `Ok(false)` when the mapping resolves to nothing (`out` is then `null`).
+    /// After an error, `out` holds an unspecified value.
+    ///
+    /// ```
+    /// use actions_core::mapping::Mapping;
+    /// use serde_json::{Value, json};
+    ///
+    /// let m = Mapping::compile(&json!({"id": {"@path": "$.userId"}, "n": {"@path": "$.n"}})).unwrap();
+    /// let mut out = Value::Null;
+    /// for (i, event) in [json!({"userId": "u1", "n": 1}), json!({"userId": "u2"})].iter().enumerate() {
+    ///     assert!(m.evaluate_into(event, &mut out).unwrap());
+    ///     assert_eq!(Some(&out), m.evaluate(event).unwrap().as_ref());
+    ///     // ... serialise `out` (e.g. `serde_json::to_writer`) before the next event ...
+    ///     # let _ = i;
+    /// }
+    /// assert_eq!(out, json!({"id": "u2"}));
+    /// ```
+    pub fn evaluate_into(&self, payload: &Value, out: &mut Value) -> Result<bool, MappingError> {
+        if !payload.is_object() {
+            return Err(MappingError::runtime(format!(
+                "data must be an object, got {}",
+                js::type_name(payload)
+            )));
+        }
+        if self.root.eval_into(Some(payload), out)? {
+            Ok(true)
+        } else {
+            *out = Value::Null;
+            Ok(false)
+        }
+    }
+
     /// Evaluates against any JSON value (as `transformBatch` does for each item, without the
     /// object check).
     fn evaluate_any(&self, payload: &Value) -> Result<Option<Value>, MappingError> {

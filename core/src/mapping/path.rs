@@ -11,10 +11,55 @@
 //! Directives strip the first `$.` (wherever it occurs) before calling this; `@template` does not.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::js::{array_index, truthy, utf16_len, utf16_unit_at};
+
+/// One key of a pre-split path, with the position at which it was last found in an object.
+///
+/// Events from one source list their keys in the same order, so the object met at a given step
+/// of a given path almost always has the key at the same position: checking that position
+/// first makes a lookup one key comparison. The hint is only a guess (any position is safe);
+/// it is shared by the threads that evaluate the mapping (relaxed atomics, written only when
+/// it changes).
+#[derive(Debug)]
+pub(crate) struct PathKey {
+    name: String,
+    hint: AtomicU32,
+}
+
+impl PathKey {
+    pub(crate) fn new(name: String) -> Self {
+        PathKey {
+            name,
+            hint: AtomicU32::new(0),
+        }
+    }
+
+    /// The key.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Clone for PathKey {
+    fn clone(&self) -> Self {
+        PathKey {
+            name: self.name.clone(),
+            hint: AtomicU32::new(self.hint.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl PartialEq for PathKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for PathKey {}
 
 /// A pre-split path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +67,7 @@ pub(crate) enum ParsedPath {
     /// `""` or `"."`: the whole object.
     Root,
     /// The keys to follow.
-    Keys(Vec<String>),
+    Keys(Box<[PathKey]>),
 }
 
 /// Splits a path as the reference's `get` does.
@@ -30,7 +75,7 @@ pub(crate) fn parse_path(path: &str) -> ParsedPath {
     if path.is_empty() || path == "." {
         return ParsedPath::Root;
     }
-    ParsedPath::Keys(split_path(path))
+    ParsedPath::Keys(split_path(path).into_iter().map(PathKey::new).collect())
 }
 
 fn is_quote_or_digit(c: char) -> bool {
@@ -129,19 +174,35 @@ impl Got<'_> {
 /// Objects up to this many keys are searched by a linear scan rather than by hash.
 const SMALL_OBJECT: usize = 24;
 
+/// `map[key]`: the hinted position first, then a scan (small objects) or the hash index.
+fn lookup<'a>(map: &'a Map<String, Value>, key: &PathKey) -> Option<&'a Value> {
+    let hint = key.hint.load(Ordering::Relaxed) as usize;
+    if let Some((k, v)) = map.iter().nth(hint)
+        && *k == key.name
+    {
+        return Some(v);
+    }
+    if map.len() > SMALL_OBJECT {
+        return map.get(&key.name);
+    }
+    // Small objects (most events): a scan of the keys beats hashing the key.
+    let (i, v) = map
+        .iter()
+        .enumerate()
+        .find(|(_, (k, _))| **k == key.name)
+        .map(|(i, (_, v))| (i, v))?;
+    if let Ok(i) = u32::try_from(i) {
+        key.hint.store(i, Ordering::Relaxed);
+    }
+    Some(v)
+}
+
 /// One step `value[key]` for a truthy value.
-fn step<'a>(v: &'a Value, key: &str) -> Got<'a> {
+fn step<'a>(v: &'a Value, key: &PathKey) -> Got<'a> {
     match v {
-        Value::Object(map) => {
-            // Small objects (most events): a scan of the keys beats hashing the key.
-            let found = if map.len() <= SMALL_OBJECT {
-                map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-            } else {
-                map.get(key)
-            };
-            found.map_or(Got::Undef, Got::Ref)
-        }
+        Value::Object(map) => lookup(map, key).map_or(Got::Undef, Got::Ref),
         Value::Array(items) => {
+            let key = key.name();
             if key == "length" {
                 Got::Own(Value::from(items.len()))
             } else {
@@ -150,7 +211,7 @@ fn step<'a>(v: &'a Value, key: &str) -> Got<'a> {
                     .map_or(Got::Undef, Got::Ref)
             }
         }
-        Value::String(s) => string_step(s, key),
+        Value::String(s) => string_step(s, key.name()),
         _ => Got::Undef,
     }
 }
@@ -186,7 +247,7 @@ pub(crate) fn get<'a>(root: Option<&'a Value>, path: &ParsedPath) -> Got<'a> {
                     return Got::Own(v);
                 }
                 match &v {
-                    Value::String(s) => string_step(s, key),
+                    Value::String(s) => string_step(s, key.name()),
                     _ => Got::Undef,
                 }
             }
@@ -203,7 +264,7 @@ mod tests {
     fn keys(p: &str) -> Vec<String> {
         match parse_path(p) {
             ParsedPath::Root => vec!["<root>".to_owned()],
-            ParsedPath::Keys(k) => k,
+            ParsedPath::Keys(k) => k.iter().map(|k| k.name().to_owned()).collect(),
         }
     }
 
@@ -234,6 +295,31 @@ mod tests {
         assert_eq!(strip_dollar("$.$.a"), "$.a");
         assert_eq!(strip_dollar("a$.b"), "ab");
         assert_eq!(strip_dollar("$"), "$");
+    }
+
+    #[test]
+    fn position_hints_are_only_hints() {
+        let big = |shift: usize| {
+            let mut m = serde_json::Map::new();
+            for i in 0..40 {
+                let k = (i + shift) % 40;
+                m.insert(format!("k{k}"), json!(k));
+            }
+            Value::Object(m)
+        };
+        let small = json!({"x": 1, "k25": "small"});
+        let path = parse_path("k25");
+        for round in 0..3 {
+            for (ev, want) in [
+                (big(0), json!(25)),
+                (big(7), json!(25)),
+                (small.clone(), json!("small")),
+                (json!({"y": 2}), Value::Null),
+            ] {
+                let got = get(Some(&ev), &path).into_owned().unwrap_or(Value::Null);
+                assert_eq!(got, want, "round {round} on {ev}");
+            }
+        }
     }
 
     #[test]
