@@ -129,8 +129,10 @@ fn a_buffer_modified_by_the_caller_is_corrected() {
 
 #[test]
 fn lookups_are_right_whatever_order_the_keys_come_in() {
-    let m = Mapping::compile(&json!({"a": {"@path": "$.p.a"}, "b": {"@path": "$.p.b"}, "c": {"@path": "$.p.c"}}))
-        .expect("valid");
+    let m = Mapping::compile(
+        &json!({"a": {"@path": "$.p.a"}, "b": {"@path": "$.p.b"}, "c": {"@path": "$.p.c"}}),
+    )
+    .expect("valid");
     let orders = [
         json!({"p": {"a": 1, "b": 2, "c": 3}}),
         json!({"p": {"c": 3, "b": 2, "a": 1}}),
@@ -158,13 +160,21 @@ fn nothing_and_errors() {
     let mut out = json!({"old": 1});
     assert_eq!(m.evaluate_into(&json!({}), &mut out).ok(), Some(false));
     assert_eq!(out, Value::Null);
-    assert_eq!(m.evaluate_into(&json!({"x": [1]}), &mut out).ok(), Some(true));
+    assert_eq!(
+        m.evaluate_into(&json!({"x": [1]}), &mut out).ok(),
+        Some(true)
+    );
     assert_eq!(out, json!([1]));
-    let err = m.evaluate_into(&json!([1]), &mut out).expect_err("not an object");
+    let err = m
+        .evaluate_into(&json!([1]), &mut out)
+        .expect_err("not an object");
     assert_eq!(err.message(), "data must be an object, got array");
     let m = Mapping::compile(&json!({"a": {"@path": "$.x"}, "b": [{"@oops": 1}]})).expect("valid");
     let err = m
         .evaluate_into(&json!({"x": 1}), &mut out)
         .expect_err("fails at run time");
-    assert_eq!(err.message(), "@oops is not a valid directive, got undefined");
+    assert_eq!(
+        err.message(),
+        "@oops is not a valid directive, got undefined"
+    );
 }

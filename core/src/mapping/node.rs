@@ -277,10 +277,7 @@ fn compile_if(opts: &Value) -> Node {
     };
     let then = o.get("then").map(compile);
     let then_is_cond = match (&cond, &then) {
-        (
-            Cond::Exists(Node::Path(Arg::Static(a))),
-            Some(Node::Path(Arg::Static(b))),
-        ) => a == b,
+        (Cond::Exists(Node::Path(Arg::Static(a))), Some(Node::Path(Arg::Static(b)))) => a == b,
         _ => false,
     };
     Node::If(Box::new(IfNode {
