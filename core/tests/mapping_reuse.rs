@@ -178,3 +178,46 @@ fn nothing_and_errors() {
         "@oops is not a valid directive, got undefined"
     );
 }
+
+#[test]
+fn one_compiled_mapping_over_events_lacking_different_members() {
+    let m = Mapping::compile(
+        &json!({"a": {"@path": "$.a"}, "k": 1, "b": {"@path": "$.b"}, "c": {"@path": "$.c"}}),
+    )
+    .expect("valid");
+    let subsets: [&[&str]; 7] = [
+        &["a"],
+        &["a", "b", "c"],
+        &["b"],
+        &["a"],
+        &[],
+        &["a", "c"],
+        &["c", "b"],
+    ];
+    let mut out = Value::Null;
+    for _ in 0..2 {
+        for subset in subsets {
+            let event: serde_json::Map<String, Value> = subset
+                .iter()
+                .map(|k| ((*k).to_owned(), json!(format!("v{k}"))))
+                .collect();
+            let event = Value::Object(event);
+            // Independently: the mapping's members in order, the missing ones left out.
+            let mut want = serde_json::Map::new();
+            for k in ["a", "k", "b", "c"] {
+                if k == "k" {
+                    want.insert("k".to_owned(), json!(1));
+                } else if subset.contains(&k) {
+                    want.insert(k.to_owned(), json!(format!("v{k}")));
+                }
+            }
+            let want = Value::Object(want);
+            let got = m.evaluate(&event).expect("evaluates").expect("an object");
+            assert_eq!(got, want, "{subset:?}");
+            let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+            assert_eq!(keys(&got), keys(&want), "{subset:?}");
+            m.evaluate_into(&event, &mut out).expect("evaluates");
+            assert_eq!(keys(&out), keys(&want), "{subset:?}");
+        }
+    }
+}

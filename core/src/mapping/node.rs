@@ -6,6 +6,8 @@
 //! mapping is evaluated. This matters because arrays inside a mapping are not validated, so an
 //! invalid directive there fails at run time, and only if it is reached.
 
+use std::sync::OnceLock;
+
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
@@ -15,7 +17,7 @@ use super::js::{
     truthy_opt, type_name_opt, typeof_name, utf16_units,
 };
 use super::liquid::LiquidTemplate;
-use super::path::{Got, ParsedPath, get, parse_path, strip_dollar};
+use super::path::{Got, ParsedPath, get, parse_path, same_key, strip_dollar};
 use super::replace::{Literal, perform_replace};
 use super::template::Template;
 use super::value::R;
@@ -63,6 +65,10 @@ pub(crate) enum Node {
 /// track undefined members hold 64).
 const MAX_SHAPED_MEMBERS: usize = 64;
 
+/// Objects with at most this many members resolve them on the stack first, so that the output
+/// can be cloned from a shape that already lacks the undefined ones.
+const STACK_MEMBERS: usize = 16;
+
 /// An object of the mapping with at least one directive among its members.
 #[derive(Debug)]
 pub(crate) struct ObjNode {
@@ -71,6 +77,10 @@ pub(crate) struct ObjNode {
     /// Cloning it per evaluation copies the keys' hash index instead of hashing every key
     /// again (`serde_json` maps are `IndexMap`s with SipHash).
     shape: Map<String, Value>,
+    /// The shape without the members that the first evaluation to meet undefined members
+    /// found undefined, with their bit set (events from one source usually lack the same
+    /// fields): such outputs are cloned from it instead of removing members afterwards.
+    partial: OnceLock<(u64, Map<String, Value>)>,
 }
 
 /// The argument of a string directive: known at compile time, or produced by a directive.
@@ -209,7 +219,11 @@ pub(crate) fn compile(v: &Value) -> Node {
                         _ => (k.clone(), Value::Null),
                     })
                     .collect();
-                Node::Obj(Box::new(ObjNode { members, shape }))
+                Node::Obj(Box::new(ObjNode {
+                    members,
+                    shape,
+                    partial: OnceLock::new(),
+                }))
             }
         }
         Value::Array(items) => {
@@ -665,22 +679,19 @@ impl Node {
                 Ok(true)
             }
             Node::Arr(items) => {
-                let mut vec = take_array(out, items.len());
-                fill_array(&mut vec, items.len(), |i, slot| match items.get(i) {
+                fill_array(out, items.len(), |i, slot| match items.get(i) {
                     Some(n) => n.eval_into(p, slot),
                     None => Ok(false),
                 })?;
-                *out = Value::Array(vec);
                 Ok(true)
             }
             Node::Path(Arg::Static(path)) => Ok(put(out, get(p, path))),
             Node::Template(Arg::Static(t)) => {
-                let mut s = match std::mem::take(out) {
-                    Value::String(s) => s,
-                    _ => String::with_capacity(t.size_hint()),
-                };
-                t.render_into(p, &mut s)?;
-                *out = Value::String(s);
+                if let Value::String(s) = out {
+                    t.render_into(p, s)?;
+                } else {
+                    *out = Value::String(t.render(p)?);
+                }
                 Ok(true)
             }
             Node::If(n) => match n.choose(p)? {
@@ -696,12 +707,10 @@ impl Node {
                         Some(obj @ Value::Object(_)) => std::slice::from_ref(obj),
                         _ => return Ok(put(out, root)),
                     };
-                    let mut vec = take_array(out, items.len());
-                    fill_array(&mut vec, items.len(), |i, slot| match items.get(i) {
+                    fill_array(out, items.len(), |i, slot| match items.get(i) {
                         Some(item) => shape.eval_into(Some(item), slot),
                         None => Ok(false),
                     })?;
-                    *out = Value::Array(vec);
                     Ok(true)
                 }
                 _ => Ok(replace_with(out, self.eval(p)?)),
@@ -712,9 +721,55 @@ impl Node {
 }
 
 impl ObjNode {
-    /// The output object: the shape cloned, the members resolved into it, the `undefined`
-    /// ones removed.
+    /// The output object: the members resolved, the `undefined` ones left out.
     fn eval_map(&self, p: Option<&Value>) -> Result<Map<String, Value>, MappingError> {
+        if self.members.len() > STACK_MEMBERS {
+            return self.eval_map_large(p);
+        }
+        let mut values: [Option<Value>; STACK_MEMBERS] = Default::default();
+        let mut undefined = 0u64;
+        for (i, ((_, n), value)) in self.members.iter().zip(values.iter_mut()).enumerate() {
+            match n {
+                // Already in the shape.
+                Node::Const(_) => {}
+                n => match n.eval(p)? {
+                    Some(v) => *value = Some(v),
+                    None => undefined |= 1 << i,
+                },
+            }
+        }
+        let mut map = if undefined == 0 {
+            self.shape.clone()
+        } else {
+            let (mask, partial) = self.partial.get_or_init(|| {
+                let mut partial = self.shape.clone();
+                remove_positions(&mut partial, undefined);
+                (undefined, partial)
+            });
+            if *mask == undefined {
+                partial.clone()
+            } else {
+                let mut map = self.shape.clone();
+                remove_positions(&mut map, undefined);
+                map
+            }
+        };
+        // `map` holds exactly the defined members, in order.
+        let defined = values
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| undefined & (1u64 << i) == 0);
+        for ((_, slot), (_, value)) in map.iter_mut().zip(defined) {
+            if let Some(v) = value.take() {
+                *slot = v;
+            }
+        }
+        Ok(map)
+    }
+
+    /// [`eval_map`](Self::eval_map) for objects with many members: the shape cloned and
+    /// filled, the `undefined` members removed (or, past 64 members, each member inserted).
+    fn eval_map_large(&self, p: Option<&Value>) -> Result<Map<String, Value>, MappingError> {
         if self.members.len() > MAX_SHAPED_MEMBERS {
             let mut map = Map::with_capacity(self.members.len());
             for (k, n) in &self.members {
@@ -728,7 +783,6 @@ impl ObjNode {
         let mut undefined = 0u64;
         for (i, ((_, slot), (_, n))) in map.iter_mut().zip(&self.members).enumerate() {
             match n {
-                // Already in the shape.
                 Node::Const(_) => {}
                 n => match n.eval(p)? {
                     Some(v) => *slot = v,
@@ -743,17 +797,13 @@ impl ObjNode {
     /// [`Node::eval_into`] for an object: members resolved in place when `out` is an object
     /// with the members this node produced last time (in order), else a new object.
     fn eval_into(&self, p: Option<&Value>, out: &mut Value) -> Result<(), MappingError> {
-        let mut map = match std::mem::take(out) {
-            Value::Object(map) if self.members.len() <= MAX_SHAPED_MEMBERS => map,
-            _ => {
-                *out = Value::Object(self.eval_map(p)?);
-                return Ok(());
-            }
-        };
-        if !self.fill_in_place(p, &mut map)? {
-            map = self.eval_map(p)?;
+        if self.members.len() <= MAX_SHAPED_MEMBERS
+            && let Value::Object(map) = out
+            && self.fill_in_place(p, map)?
+        {
+            return Ok(());
         }
-        *out = Value::Object(map);
+        *out = Value::Object(self.eval_map(p)?);
         Ok(())
     }
 
@@ -771,7 +821,7 @@ impl ObjNode {
             let mut pos = 0usize;
             for (key, n) in &self.members {
                 match cur.take() {
-                    Some((k, slot)) if k == key => {
+                    Some((k, slot)) if same_key(k, key) => {
                         if !n.eval_into(p, slot)? {
                             undefined |= 1 << pos;
                         }
@@ -809,21 +859,19 @@ fn remove_positions(map: &mut Map<String, Value>, mask: u64) {
     });
 }
 
-/// The array held by `out` (emptied of nothing; the caller refills it), or a new one.
-fn take_array(out: &mut Value, capacity: usize) -> Vec<Value> {
-    match std::mem::take(out) {
-        Value::Array(vec) => vec,
-        _ => Vec::with_capacity(capacity),
-    }
-}
-
-/// Makes `vec` `len` items long, item `i` resolved in place by `resolve` (`undefined` →
-/// `null`, as `removeUndefined` does for array items).
+/// Makes `out` an array of `len` items, item `i` resolved in place by `resolve` (`undefined`
+/// → `null`, as `removeUndefined` does for array items), reusing the array `out` holds.
 fn fill_array(
-    vec: &mut Vec<Value>,
+    out: &mut Value,
     len: usize,
     mut resolve: impl FnMut(usize, &mut Value) -> Result<bool, MappingError>,
 ) -> Result<(), MappingError> {
+    if !out.is_array() {
+        *out = Value::Array(Vec::with_capacity(len));
+    }
+    let Value::Array(vec) = out else {
+        return Ok(());
+    };
     vec.truncate(len);
     for i in 0..len {
         if vec.len() <= i {
@@ -871,6 +919,9 @@ fn clone_into_reusing(dst: &mut Value, src: &Value, depth: usize) {
             d.clear();
             d.push_str(s);
         }
+        (Value::Number(d), Value::Number(s)) => d.clone_from(s),
+        (Value::Bool(d), Value::Bool(s)) => *d = *s,
+        (Value::Null, Value::Null) => {}
         (Value::Array(d), Value::Array(s)) if depth < MAX_VALUE_DEPTH => {
             d.truncate(s.len());
             for (i, item) in s.iter().enumerate() {
@@ -883,7 +934,7 @@ fn clone_into_reusing(dst: &mut Value, src: &Value, depth: usize) {
         (Value::Object(d), Value::Object(s))
             if depth < MAX_VALUE_DEPTH
                 && d.len() == s.len()
-                && d.keys().zip(s.keys()).all(|(a, b)| a == b) =>
+                && d.keys().zip(s.keys()).all(|(a, b)| same_key(a, b)) =>
         {
             for ((_, dv), sv) in d.iter_mut().zip(s.values()) {
                 clone_into_reusing(dv, sv, depth + 1);

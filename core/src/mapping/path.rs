@@ -174,11 +174,39 @@ impl Got<'_> {
 /// Objects up to this many keys are searched by a linear scan rather than by hash.
 const SMALL_OBJECT: usize = 24;
 
+/// Key equality with the common short keys compared as machine words (no call to `memcmp`).
+#[inline]
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+            a.first_chunk::<8>(),
+            b.first_chunk::<8>(),
+            a.last_chunk::<8>(),
+            b.last_chunk::<8>(),
+        ) {
+            return a0 == b0 && a1 == b1;
+        }
+        if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+            a.first_chunk::<4>(),
+            b.first_chunk::<4>(),
+            a.last_chunk::<4>(),
+            b.last_chunk::<4>(),
+        ) {
+            return a0 == b0 && a1 == b1;
+        }
+    }
+    a == b
+}
+
 /// `map[key]`: the hinted position first, then a scan (small objects) or the hash index.
 fn lookup<'a>(map: &'a Map<String, Value>, key: &PathKey) -> Option<&'a Value> {
     let hint = key.hint.load(Ordering::Relaxed) as usize;
     if let Some((k, v)) = map.iter().nth(hint)
-        && *k == key.name
+        && same_key(k, &key.name)
     {
         return Some(v);
     }
@@ -189,7 +217,7 @@ fn lookup<'a>(map: &'a Map<String, Value>, key: &PathKey) -> Option<&'a Value> {
     let (i, v) = map
         .iter()
         .enumerate()
-        .find(|(_, (k, _))| **k == key.name)
+        .find(|(_, (k, _))| same_key(k, &key.name))
         .map(|(i, (_, v))| (i, v))?;
     if let Ok(i) = u32::try_from(i) {
         key.hint.store(i, Ordering::Relaxed);
@@ -197,25 +225,18 @@ fn lookup<'a>(map: &'a Map<String, Value>, key: &PathKey) -> Option<&'a Value> {
     Some(v)
 }
 
-/// One step `value[key]` for a truthy value.
-fn step<'a>(v: &'a Value, key: &PathKey) -> Got<'a> {
-    match v {
-        Value::Object(map) => lookup(map, key).map_or(Got::Undef, Got::Ref),
-        Value::Array(items) => {
-            let key = key.name();
-            if key == "length" {
-                Got::Own(Value::from(items.len()))
-            } else {
-                array_index(key)
-                    .and_then(|i| items.get(i))
-                    .map_or(Got::Undef, Got::Ref)
-            }
-        }
-        Value::String(s) => string_step(s, key.name()),
-        _ => Got::Undef,
+/// `array[key]` (a canonical index or `length`).
+fn array_step<'a>(items: &'a [Value], key: &str) -> Got<'a> {
+    if key == "length" {
+        Got::Own(Value::from(items.len()))
+    } else {
+        array_index(key)
+            .and_then(|i| items.get(i))
+            .map_or(Got::Undef, Got::Ref)
     }
 }
 
+/// `string[key]` (a canonical index or `length`, in UTF-16 units).
 fn string_step<'a>(s: &str, key: &str) -> Got<'a> {
     if key == "length" {
         Got::Own(Value::from(utf16_len(s)))
@@ -232,16 +253,32 @@ pub(crate) fn get<'a>(root: Option<&'a Value>, path: &ParsedPath) -> Got<'a> {
         ParsedPath::Root => return root.map_or(Got::Undef, Got::Ref),
         ParsedPath::Keys(keys) => keys,
     };
-    let mut cur = root.map_or(Got::Undef, Got::Ref);
+    let Some(mut cur) = root else {
+        return Got::Undef;
+    };
+    // Within the event: every step borrows.
+    for (i, key) in keys.iter().enumerate() {
+        if !truthy(cur) {
+            return Got::Ref(cur);
+        }
+        let next = match cur {
+            Value::Object(map) => lookup(map, key).map_or(Got::Undef, Got::Ref),
+            Value::Array(items) => array_step(items, key.name()),
+            Value::String(s) => string_step(s, key.name()),
+            _ => Got::Undef,
+        };
+        match next {
+            Got::Ref(v) => cur = v,
+            made => return get_made(made, keys.get(i + 1..).unwrap_or_default()),
+        }
+    }
+    Got::Ref(cur)
+}
+
+/// The rest of a path after a value made on the way (a length, or a character).
+fn get_made<'a>(mut cur: Got<'a>, keys: &[PathKey]) -> Got<'a> {
     for key in keys {
         cur = match cur {
-            Got::Undef => return Got::Undef,
-            Got::Ref(v) => {
-                if !truthy(v) {
-                    return Got::Ref(v);
-                }
-                step(v, key)
-            }
             Got::Own(v) => {
                 if !truthy(&v) {
                     return Got::Own(v);
@@ -251,6 +288,7 @@ pub(crate) fn get<'a>(root: Option<&'a Value>, path: &ParsedPath) -> Got<'a> {
                     _ => Got::Undef,
                 }
             }
+            other => return other,
         };
     }
     cur

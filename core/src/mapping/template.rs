@@ -128,11 +128,6 @@ impl Template {
         }
     }
 
-    /// A capacity for the rendered string.
-    pub(crate) fn size_hint(&self) -> usize {
-        self.size_hint
-    }
-
     /// Renders against an event.
     pub(crate) fn render(&self, data: Option<&Value>) -> Result<String, MappingError> {
         let mut out = String::with_capacity(self.size_hint);
