@@ -154,6 +154,30 @@ fn bench(c: &mut Criterion<CpuTime>) {
             })
         });
     }
+    // What a sender does per event: map, then serialise the body (into a reused buffer).
+    let mut body: Vec<u8> = Vec::with_capacity(1024);
+    let mut i = 0usize;
+    g.bench_function("default/evaluate+serialize", |b| {
+        b.iter(|| {
+            i = (i + 1) % EVENTS;
+            let out = default.evaluate(black_box(&events[i])).expect("evaluates");
+            body.clear();
+            serde_json::to_writer(&mut body, &out).expect("serialises");
+            black_box(body.len())
+        })
+    });
+    let mut out = Value::Null;
+    g.bench_function("default/evaluate_into+serialize", |b| {
+        b.iter(|| {
+            i = (i + 1) % EVENTS;
+            default
+                .evaluate_into(black_box(&events[i]), &mut out)
+                .expect("evaluates");
+            body.clear();
+            serde_json::to_writer(&mut body, &out).expect("serialises");
+            black_box(body.len())
+        })
+    });
     let event = &events[0];
     g.bench_function("full/evaluate_same_event", |b| {
         b.iter(|| full.evaluate(black_box(event)))

@@ -668,16 +668,25 @@ impl Node {
         p: Option<&Value>,
         out: &mut Value,
     ) -> Result<bool, MappingError> {
+        // The common nodes here; the others in a separate function keep this one's frame small.
         match self {
+            Node::Path(Arg::Static(path)) => Ok(put(out, get(p, path))),
             Node::Const(v) => {
                 clone_into_reusing(out, v, 0);
                 Ok(true)
             }
-            Node::Undef => Ok(false),
             Node::Obj(o) => {
                 o.eval_into(p, out)?;
                 Ok(true)
             }
+            _ => self.eval_into_other(p, out),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_into_other(&self, p: Option<&Value>, out: &mut Value) -> Result<bool, MappingError> {
+        match self {
+            Node::Undef => Ok(false),
             Node::Arr(items) => {
                 fill_array(out, items.len(), |i, slot| match items.get(i) {
                     Some(n) => n.eval_into(p, slot),
@@ -685,7 +694,6 @@ impl Node {
                 })?;
                 Ok(true)
             }
-            Node::Path(Arg::Static(path)) => Ok(put(out, get(p, path))),
             Node::Template(Arg::Static(t)) => {
                 if let Value::String(s) = out {
                     t.render_into(p, s)?;
@@ -913,15 +921,44 @@ fn replace_with(out: &mut Value, v: Option<Value>) -> bool {
 }
 
 /// `*dst = src.clone()`, reusing the strings, arrays and same-keyed objects `dst` holds.
+#[inline]
 fn clone_into_reusing(dst: &mut Value, src: &Value, depth: usize) {
-    match (dst, src) {
-        (Value::String(d), Value::String(s)) => {
-            d.clear();
-            d.push_str(s);
+    match src {
+        Value::String(s) => {
+            if let Value::String(d) = dst {
+                d.clear();
+                d.push_str(s);
+            } else {
+                *dst = Value::String(s.clone());
+            }
         }
-        (Value::Number(d), Value::Number(s)) => d.clone_from(s),
-        (Value::Bool(d), Value::Bool(s)) => *d = *s,
-        (Value::Null, Value::Null) => {}
+        Value::Number(n) => {
+            if let Value::Number(d) = dst {
+                d.clone_from(n);
+            } else {
+                *dst = Value::Number(n.clone());
+            }
+        }
+        Value::Bool(b) => {
+            if let Value::Bool(d) = dst {
+                *d = *b;
+            } else {
+                *dst = Value::Bool(*b);
+            }
+        }
+        Value::Null => {
+            if !dst.is_null() {
+                *dst = Value::Null;
+            }
+        }
+        Value::Array(_) | Value::Object(_) => clone_container_into(dst, src, depth),
+    }
+}
+
+/// [`clone_into_reusing`] for arrays and objects.
+#[inline(never)]
+fn clone_container_into(dst: &mut Value, src: &Value, depth: usize) {
+    match (dst, src) {
         (Value::Array(d), Value::Array(s)) if depth < MAX_VALUE_DEPTH => {
             d.truncate(s.len());
             for (i, item) in s.iter().enumerate() {

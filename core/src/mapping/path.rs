@@ -258,14 +258,13 @@ pub(crate) fn get<'a>(root: Option<&'a Value>, path: &ParsedPath) -> Got<'a> {
     };
     // Within the event: every step borrows.
     for (i, key) in keys.iter().enumerate() {
-        if !truthy(cur) {
-            return Got::Ref(cur);
-        }
+        // `prevObj && prevObj[key]`: objects and arrays are truthy.
         let next = match cur {
             Value::Object(map) => lookup(map, key).map_or(Got::Undef, Got::Ref),
             Value::Array(items) => array_step(items, key.name()),
-            Value::String(s) => string_step(s, key.name()),
-            _ => Got::Undef,
+            Value::String(s) if !s.is_empty() => string_step(s, key.name()),
+            scalar if truthy(scalar) => Got::Undef,
+            falsy => return Got::Ref(falsy),
         };
         match next {
             Got::Ref(v) => cur = v,
