@@ -154,6 +154,19 @@ fn bench(c: &mut Criterion<CpuTime>) {
             })
         });
     }
+    // The floor for any evaluator that returns a new `serde_json::Value`: copying the finished
+    // output (same allocations, no lookups) and dropping it.
+    let outputs: Vec<Value> = events
+        .iter()
+        .map(|e| default.evaluate(e).expect("evaluates").expect("an object"))
+        .collect();
+    let mut i = 0usize;
+    g.bench_function("default/clone_of_output", |b| {
+        b.iter(|| {
+            i = (i + 1) % EVENTS;
+            black_box(&outputs[i]).clone()
+        })
+    });
     // What a sender does per event: map, then serialise the body (into a reused buffer).
     let mut body: Vec<u8> = Vec::with_capacity(1024);
     let mut i = 0usize;

@@ -731,10 +731,19 @@ impl Node {
 impl ObjNode {
     /// The output object: the members resolved, the `undefined` ones left out.
     fn eval_map(&self, p: Option<&Value>) -> Result<Map<String, Value>, MappingError> {
-        if self.members.len() > STACK_MEMBERS {
-            return self.eval_map_large(p);
+        match self.members.len() {
+            0..=8 => self.eval_map_stack::<8>(p),
+            9..=STACK_MEMBERS => self.eval_map_stack::<STACK_MEMBERS>(p),
+            _ => self.eval_map_large(p),
         }
-        let mut values: [Option<Value>; STACK_MEMBERS] = Default::default();
+    }
+
+    /// [`eval_map`](Self::eval_map) for at most `N` members, resolved into an array first.
+    fn eval_map_stack<const N: usize>(
+        &self,
+        p: Option<&Value>,
+    ) -> Result<Map<String, Value>, MappingError> {
+        let mut values: [Option<Value>; N] = std::array::from_fn(|_| None);
         let mut undefined = 0u64;
         for (i, ((_, n), value)) in self.members.iter().zip(values.iter_mut()).enumerate() {
             match n {
