@@ -4,11 +4,51 @@
 //! grow and shrink and types change; with a buffer the caller modified; and with the path
 //! lookups' position hints trained on objects whose keys are in another order.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::fs;
 use std::path::PathBuf;
 
 use actions_core::mapping::Mapping;
 use serde_json::{Value, json};
+
+/// Counts the allocations of the current thread.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates every call to the system allocator unchanged; the counter is a
+// const-initialised thread local, which does not allocate.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// The allocations `f` makes on this thread.
+fn allocations_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let out = f();
+    (out, ALLOCATIONS.with(Cell::get) - before)
+}
 
 fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/mapping")
@@ -219,5 +259,42 @@ fn one_compiled_mapping_over_events_lacking_different_members() {
             m.evaluate_into(&event, &mut out).expect("evaluates");
             assert_eq!(keys(&out), keys(&want), "{subset:?}");
         }
+    }
+}
+
+/// A stream of events of one shape (same keys, strings of the same lengths).
+fn stream_event(i: usize) -> Value {
+    json!({"event": "Order Completed", "userId": format!("u{:04}", i), "timestamp": format!("2024-04-05T12:00:{:02}Z", i % 60),
+           "context": {"traits": {"email": format!("user{:04}@example.com", i)}},
+           "properties": {"currency": "USD", "revenue": i as f64 + 0.5, "tag": "t",
+                          "external_ids": [{"id": format!("e{:03}", i % 1000), "type": "crm"}, {"id": "e2"}]}})
+}
+
+#[test]
+fn evaluate_into_allocates_nothing_once_the_output_has_its_shape() {
+    let m = linkedin();
+    let mut out = Value::Null;
+    m.evaluate_into(&stream_event(0), &mut out)
+        .expect("evaluates");
+    let events: Vec<Value> = (1..50).map(stream_event).collect();
+    for event in &events {
+        let (r, n) = allocations_of(|| m.evaluate_into(event, &mut out));
+        assert_eq!(r.ok(), Some(true));
+        assert_eq!(n, 0, "allocations for {event}");
+        assert_eq!(Some(&out), m.evaluate(event).expect("evaluates").as_ref());
+    }
+}
+
+#[test]
+fn evaluate_allocates_only_what_its_output_owns() {
+    let m = linkedin();
+    m.evaluate(&stream_event(0)).expect("evaluates");
+    for i in 1..20 {
+        let event = stream_event(i);
+        let (out, n) = allocations_of(|| m.evaluate(&event).expect("evaluates"));
+        let out = out.expect("an object");
+        // A copy of the output owns the same strings, arrays and objects.
+        let (_copy, owned) = allocations_of(|| out.clone());
+        assert_eq!(n, owned, "evaluating event {i}");
     }
 }
