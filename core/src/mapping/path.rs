@@ -78,28 +78,27 @@ pub(crate) fn parse_path(path: &str) -> ParsedPath {
     ParsedPath::Keys(split_path(path).into_iter().map(PathKey::new).collect())
 }
 
-fn is_quote_or_digit(c: char) -> bool {
-    c == '"' || c == '\'' || c.is_ascii_digit()
+fn is_quote_or_digit(c: Option<&u8>) -> bool {
+    c.is_some_and(|c| matches!(c, b'"' | b'\'' | b'0'..=b'9'))
 }
 
 /// `path.split(/\[(?="|'|\d)|\.|(?<="|'|\d)]+/).filter(f => f).map(s => s.replace(/'|"/g, ''))`
+///
+/// Works on bytes: every separator and lookaround is ASCII, and in UTF-8 the bytes of other
+/// characters are never ASCII, so the byte before or after a position is a quote or a digit
+/// exactly when the character is.
 pub(crate) fn split_path(path: &str) -> Vec<String> {
-    let chars: Vec<char> = path.chars().collect();
+    let bytes = path.as_bytes();
     let mut pieces = Vec::new();
-    let mut current = String::new();
+    let mut start = 0usize;
     let mut i = 0usize;
-    while let Some(&c) = chars.get(i) {
-        let prev = if i > 0 {
-            chars.get(i - 1).copied()
-        } else {
-            None
-        };
-        let next = chars.get(i + 1).copied();
-        let sep_len = if c == '[' && next.is_some_and(is_quote_or_digit) || c == '.' {
+    while let Some(&c) = bytes.get(i) {
+        let prev = i.checked_sub(1).and_then(|j| bytes.get(j));
+        let sep_len = if c == b'[' && is_quote_or_digit(bytes.get(i + 1)) || c == b'.' {
             1
-        } else if c == ']' && prev.is_some_and(is_quote_or_digit) {
+        } else if c == b']' && is_quote_or_digit(prev) {
             let mut n = 1;
-            while chars.get(i + n) == Some(&']') {
+            while bytes.get(i + n) == Some(&b']') {
                 n += 1;
             }
             n
@@ -107,25 +106,24 @@ pub(crate) fn split_path(path: &str) -> Vec<String> {
             0
         };
         if sep_len > 0 {
-            push_piece(&mut pieces, &mut current);
+            push_piece(&mut pieces, path.get(start..i).unwrap_or_default());
             i += sep_len;
+            start = i;
         } else {
-            current.push(c);
             i += 1;
         }
     }
-    push_piece(&mut pieces, &mut current);
+    push_piece(&mut pieces, path.get(start..).unwrap_or_default());
     pieces
 }
 
-fn push_piece(pieces: &mut Vec<String>, current: &mut String) {
-    if !current.is_empty() {
-        let cleaned: String = current
-            .chars()
-            .filter(|c| *c != '\'' && *c != '"')
-            .collect();
-        pieces.push(cleaned);
-        current.clear();
+fn push_piece(pieces: &mut Vec<String>, piece: &str) {
+    if !piece.is_empty() {
+        pieces.push(if piece.contains(['\'', '"']) {
+            piece.replace(['\'', '"'], "")
+        } else {
+            piece.to_owned()
+        });
     }
 }
 
@@ -324,6 +322,10 @@ mod tests {
         );
         assert_eq!(keys("a[0]]]"), vec!["a", "0"]);
         assert_eq!(keys("it's"), vec!["its"]);
+        assert_eq!(keys("ü[0]ß"), vec!["ü", "0", "ß"]);
+        assert_eq!(keys("ü]x.[é]"), vec!["ü]x", "[é]"]);
+        assert_eq!(keys("a['é.ö']"), vec!["a", "é", "ö"]);
+        assert_eq!(keys("''.b"), vec!["", "b"]);
     }
 
     #[test]
