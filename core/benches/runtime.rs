@@ -19,6 +19,9 @@
 //!   the runtime uses: mapping, `remove_empty_values`, schema validation, typed payload;
 //! * `floor_reqwest_post` — the floor: a bare reqwest POST (one pooled client, same settings
 //!   as the runtime's) of a pre-serialised body of the same size to the same server.
+//!
+//! Loopback HTTP costs vary a lot with the machine's state, so before the groups the bench
+//! also prints `on_event` and the floor measured in alternating blocks, with the median ratio.
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -41,7 +44,7 @@ use serde::Deserialize;
 use tokio::runtime::Runtime;
 
 mod support;
-use support::cpu_time::CpuTime;
+use support::cpu_time::{CpuTime, thread_cpu_ns, thread_user_sys_us};
 
 const API: &str = "https://api.linkedin.com";
 const EVENTS: usize = 1024;
@@ -438,6 +441,77 @@ impl Setup {
     }
 }
 
+/// Per-event cost of one block of `n` calls, in µs: wall, CPU of this thread, and that CPU's
+/// user and system parts.
+fn block(n: usize, mut f: impl FnMut(usize)) -> [f64; 4] {
+    let (wall, cpu, (user, sys)) = (
+        std::time::Instant::now(),
+        thread_cpu_ns(),
+        thread_user_sys_us(),
+    );
+    for k in 0..n {
+        f(k);
+    }
+    let cpu_ns = thread_cpu_ns().saturating_sub(cpu) as f64;
+    let (user2, sys2) = thread_user_sys_us();
+    let n = n as f64;
+    [
+        wall.elapsed().as_secs_f64() * 1e6 / n,
+        cpu_ns / 1e3 / n,
+        (user2 - user) / n,
+        (sys2 - sys) / n,
+    ]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+impl Setup {
+    /// `on_event` and the floor in alternating blocks, so that both see the same machine
+    /// (which varies a lot from minute to minute): medians of the per-block figures and of the
+    /// per-round ratios.
+    fn interleaved(&self, rounds: usize, n: usize) {
+        let (mut ev, mut fl, mut ratio_wall, mut ratio_cpu) = (vec![], vec![], vec![], vec![]);
+        for r in 0..rounds {
+            let e = block(n, |k| {
+                let event = &self.events[(r * n + k) % EVENTS];
+                black_box(self.rt.block_on(self.on_event(event, &self.send)));
+            });
+            let f = block(n, |_| {
+                black_box(self.rt.block_on(self.floor_post()));
+            });
+            ratio_wall.push(e[0] / f[0]);
+            ratio_cpu.push(e[1] / f[1]);
+            ev.push(e);
+            fl.push(f);
+        }
+        let col = |v: &[[f64; 4]], i: usize| {
+            median(
+                v.iter()
+                    .map(|p| p.get(i).copied().unwrap_or(f64::NAN))
+                    .collect(),
+            )
+        };
+        println!(
+            "interleaved ({rounds} rounds of {n}): on_event {:.1} µs wall, {:.1} µs cpu \
+             ({:.1} user + {:.1} sys); floor {:.1} µs wall, {:.1} µs cpu ({:.1} user + {:.1} \
+             sys); ratio on_event/floor {:.2} wall, {:.2} cpu",
+            col(&ev, 0),
+            col(&ev, 1),
+            col(&ev, 2),
+            col(&ev, 3),
+            col(&fl, 0),
+            col(&fl, 1),
+            col(&fl, 2),
+            col(&fl, 3),
+            median(ratio_wall),
+            median(ratio_cpu),
+        );
+    }
+}
+
 fn groups<M: Measurement + 'static>(c: &mut Criterion<M>, s: &Setup, name: &str) {
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(1));
@@ -469,6 +543,7 @@ fn groups<M: Measurement + 'static>(c: &mut Criterion<M>, s: &Setup, name: &str)
 fn wall(c: &mut Criterion) {
     let s = setup();
     s.check();
+    s.interleaved(21, 300);
     groups(c, &s, "runtime");
 }
 

@@ -19,6 +19,18 @@ pub fn thread_cpu_ns() -> u64 {
     secs * 1_000_000_000 + nanos
 }
 
+/// User and system CPU time consumed by the calling thread, in microseconds (the kernel splits
+/// the precise total by tick samples, so the split is approximate over short spans).
+pub fn thread_user_sys_us() -> (f64, f64) {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable `rusage`; RUSAGE_THREAD is a constant the kernel knows.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_THREAD) failed");
+    let us = |tv: libc::timeval| tv.tv_sec as f64 * 1e6 + tv.tv_usec as f64;
+    (us(ru.ru_utime), us(ru.ru_stime))
+}
+
 /// Thread CPU time, reported in nanoseconds like criterion's wall time.
 pub struct CpuTime;
 
