@@ -151,6 +151,24 @@ proptest! {
             let _ = compiled.evaluate(&json!({"a": ev}));
         }
     }
+
+    /// `evaluate_into` with one output buffer over a sequence of events gives what
+    /// `evaluate` gives for each (outputs, nothing, and errors).
+    #[test]
+    fn evaluate_into_agrees_with_evaluate(m in mapping(), evs in prop::collection::vec(json_value(), 1..4)) {
+        let Ok(compiled) = Mapping::compile(&m) else { return Ok(()) };
+        let mut out = Value::Null;
+        for ev in evs.iter().chain(evs.iter().rev()) {
+            let event = json!({"a": ev, "b": [ev], "0": ev});
+            let want = compiled.evaluate(&event).map_err(|e| e.message());
+            let got = match compiled.evaluate_into(&event, &mut out) {
+                Ok(true) => Ok(Some(out.clone())),
+                Ok(false) => Ok(None),
+                Err(e) => Err(e.message()),
+            };
+            prop_assert_eq!(got, want, "mapping {} on {}", m, event);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,6 +61,17 @@
 //!   items are already `null` (the reference keeps them `undefined` there; only a lookup of that
 //!   exact item can tell the difference).
 //!
+//! # Performance
+//!
+//! Evaluation reads the event in place and allocates only for the output. Path lookups check
+//! first the position at which each key was found last time (events from one source list
+//! their keys in the same order). An object of the mapping is output by cloning a pre-built
+//! shape (keys and constants, and a second shape without the members that are usually
+//! missing), which copies the key index instead of hashing each key, then filling in the
+//! resolved members. [`Mapping::evaluate_into`] goes further: it writes into the previous
+//! event's output, reusing its strings, arrays and objects, so that in a steady stream
+//! evaluating allocates nothing.
+//!
 //! # Limits
 //!
 //! A mapping nested more than [`MAX_DEPTH`] levels is refused with a `ValidationError` naming
@@ -147,6 +158,43 @@ impl Mapping {
             )));
         }
         self.root.eval(Some(payload))
+    }
+
+    /// [`evaluate`](Self::evaluate) into a value kept from one event to the next: the strings,
+    /// arrays and objects `out` already holds are reused, so once `out` has the output's shape
+    /// (after the first event) evaluating allocates nothing but what grows. Afterwards `out`
+    /// is exactly what `evaluate` returns, whatever it held before: `Ok(true)` with the output
+    /// in `out`, or `Ok(false)` when the mapping resolves to nothing (`out` is then `null`).
+    /// After an error, `out` holds an unspecified value.
+    ///
+    /// ```
+    /// use actions_core::mapping::Mapping;
+    /// use serde_json::{Value, json};
+    ///
+    /// let m = Mapping::compile(&json!({"id": {"@path": "$.userId"}, "n": {"@path": "$.n"}})).unwrap();
+    /// let mut out = Value::Null;
+    /// let mut body = Vec::new();
+    /// for event in [json!({"userId": "u1", "n": 1}), json!({"userId": "u2"})] {
+    ///     assert!(m.evaluate_into(&event, &mut out).unwrap());
+    ///     assert_eq!(Some(&out), m.evaluate(&event).unwrap().as_ref());
+    ///     body.clear();
+    ///     serde_json::to_writer(&mut body, &out).unwrap(); // ... and send `body`
+    /// }
+    /// assert_eq!(body, br#"{"id":"u2"}"#);
+    /// ```
+    pub fn evaluate_into(&self, payload: &Value, out: &mut Value) -> Result<bool, MappingError> {
+        if !payload.is_object() {
+            return Err(MappingError::runtime(format!(
+                "data must be an object, got {}",
+                js::type_name(payload)
+            )));
+        }
+        if self.root.eval_into(Some(payload), out)? {
+            Ok(true)
+        } else {
+            *out = Value::Null;
+            Ok(false)
+        }
     }
 
     /// Evaluates against any JSON value (as `transformBatch` does for each item, without the

@@ -6,6 +6,8 @@
 //! mapping is evaluated. This matters because arrays inside a mapping are not validated, so an
 //! invalid directive there fails at run time, and only if it is reached.
 
+use std::sync::OnceLock;
+
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
@@ -15,7 +17,7 @@ use super::js::{
     truthy_opt, type_name_opt, typeof_name, utf16_units,
 };
 use super::liquid::LiquidTemplate;
-use super::path::{ParsedPath, get, parse_path, strip_dollar};
+use super::path::{Got, ParsedPath, get, parse_path, same_key, strip_dollar};
 use super::replace::{Literal, perform_replace};
 use super::template::Template;
 use super::value::R;
@@ -28,7 +30,7 @@ pub(crate) enum Node {
     /// Always `undefined`.
     Undef,
     /// An object whose members are resolved one by one.
-    Obj(Vec<(String, Node)>),
+    Obj(Box<ObjNode>),
     /// An array whose items are resolved one by one.
     Arr(Vec<Node>),
     /// A check that failed at compile time; raised when evaluated.
@@ -59,6 +61,28 @@ pub(crate) enum Node {
     Liquid(Box<LiquidTemplate>),
 }
 
+/// Objects with more members than this are built by inserting each member (the bit sets that
+/// track undefined members hold 64).
+const MAX_SHAPED_MEMBERS: usize = 64;
+
+/// Objects with at most this many members resolve them on the stack first, so that the output
+/// can be cloned from a shape that already lacks the undefined ones.
+const STACK_MEMBERS: usize = 16;
+
+/// An object of the mapping with at least one directive among its members.
+#[derive(Debug)]
+pub(crate) struct ObjNode {
+    members: Vec<(String, Node)>,
+    /// The output object with every member present: constants in place, `null` for the rest.
+    /// Cloning it per evaluation copies the keys' hash index instead of hashing every key
+    /// again (`serde_json` maps are `IndexMap`s with SipHash).
+    shape: Map<String, Value>,
+    /// The shape without the members that the first evaluation to meet undefined members
+    /// found undefined, with their bit set (events from one source usually lack the same
+    /// fields): such outputs are cloned from it instead of removing members afterwards.
+    partial: OnceLock<(u64, Map<String, Value>)>,
+}
+
 /// The argument of a string directive: known at compile time, or produced by a directive.
 #[derive(Debug)]
 pub(crate) enum Arg<T> {
@@ -77,6 +101,19 @@ pub(crate) struct IfNode {
     cond: Cond,
     then: Option<Node>,
     otherwise: Option<Node>,
+    /// `exists` and `then` are the same static `@path`: the value found by the condition is
+    /// the result (one lookup instead of two).
+    then_is_cond: bool,
+}
+
+/// What an `@if` resolves to.
+enum Choice<'a> {
+    /// Evaluate this branch.
+    Node(&'a Node),
+    /// The value the condition found (`then` is the same path).
+    Found(Got<'a>),
+    /// `undefined`.
+    Nothing,
 }
 
 #[derive(Debug)]
@@ -175,7 +212,18 @@ pub(crate) fn compile(v: &Value) -> Node {
                         .collect(),
                 ))
             } else {
-                Node::Obj(members)
+                let shape = members
+                    .iter()
+                    .map(|(k, n)| match n {
+                        Node::Const(v) => (k.clone(), v.clone()),
+                        _ => (k.clone(), Value::Null),
+                    })
+                    .collect();
+                Node::Obj(Box::new(ObjNode {
+                    members,
+                    shape,
+                    partial: OnceLock::new(),
+                }))
             }
         }
         Value::Array(items) => {
@@ -241,10 +289,16 @@ fn compile_if(opts: &Value) -> Node {
         Some(e) => Cond::Exists(compile(e)),
         None => Cond::Blank(compile_opt(o.get("blank"))),
     };
+    let then = o.get("then").map(compile);
+    let then_is_cond = match (&cond, &then) {
+        (Cond::Exists(Node::Path(Arg::Static(a))), Some(Node::Path(Arg::Static(b)))) => a == b,
+        _ => false,
+    };
     Node::If(Box::new(IfNode {
         cond,
-        then: o.get("then").map(compile),
+        then,
         otherwise: o.get("else").filter(|e| truthy(e)).map(compile),
+        then_is_cond,
     }))
 }
 
@@ -415,15 +469,7 @@ impl Node {
         Ok(match self {
             Node::Const(v) => Some(v.clone()),
             Node::Undef => None,
-            Node::Obj(members) => {
-                let mut map = Map::with_capacity(members.len());
-                for (k, n) in members {
-                    if let Some(v) = n.eval(p)? {
-                        map.insert(k.clone(), v);
-                    }
-                }
-                Some(Value::Object(map))
-            }
+            Node::Obj(o) => Some(Value::Object(o.eval_map(p)?)),
             Node::Arr(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for n in items {
@@ -452,13 +498,15 @@ impl Node {
                     )));
                 }
             },
-            Node::If(n) => match n.branch(p)? {
-                Some(b) => b.eval(p)?,
-                None => None,
+            Node::If(n) => match n.choose(p)? {
+                Choice::Node(b) => b.eval(p)?,
+                Choice::Found(v) => v.into_owned(),
+                Choice::Nothing => None,
             },
-            Node::Case(n) => match n.value.eval(p)? {
-                Some(Value::String(s)) => Some(Value::String(n.apply(&s)?)),
-                other => other,
+            Node::Case(n) => match n.value.eval_got(p)? {
+                Got::Ref(Value::String(s)) => Some(Value::String(n.apply(s)?)),
+                Got::Own(Value::String(s)) => Some(Value::String(n.apply(&s)?)),
+                other => other.into_owned(),
             },
             Node::Replace(n) => Some(Value::String(n.eval(p)?)),
             Node::ArrayPath(n) => match (&n.root, &n.shape) {
@@ -481,21 +529,22 @@ impl Node {
                 _ => self.eval_r(p)?.into_opt(),
             },
             Node::Json(n) => {
-                let v = n.value.eval(p)?;
+                let v = n.value.eval_got(p)?;
                 match n.mode {
-                    JsonMode::Encode => match v {
+                    JsonMode::Encode => match v.as_ref() {
                         None => None,
                         Some(v) => {
                             let mut out = String::new();
-                            js::stringify_value(&v, &mut out, 0)?;
+                            js::stringify_value(v, &mut out, 0)?;
                             Some(Value::String(out))
                         }
                     },
-                    JsonMode::Decode => match v {
-                        Some(Value::String(s)) => {
-                            Some(serde_json::from_str(&s).unwrap_or(Value::String(s)))
-                        }
-                        other => other,
+                    JsonMode::Decode => match v.as_ref() {
+                        Some(Value::String(s)) => match serde_json::from_str(s) {
+                            Ok(decoded) => Some(decoded),
+                            Err(_) => v.into_owned(),
+                        },
+                        _ => v.into_owned(),
                     },
                     JsonMode::Other => None,
                 }
@@ -518,9 +567,9 @@ impl Node {
     /// `@arrayPath` and friends, where they change the result).
     pub(crate) fn eval_r(&self, p: Option<&Value>) -> Result<R, MappingError> {
         Ok(match self {
-            Node::Obj(members) => {
-                let mut map = IndexMap::with_capacity(members.len());
-                for (k, n) in members {
+            Node::Obj(o) => {
+                let mut map = IndexMap::with_capacity(o.members.len());
+                for (k, n) in &o.members {
                     map.insert(k.clone(), n.eval_r(p)?);
                 }
                 R::Obj(map)
@@ -532,9 +581,10 @@ impl Node {
                 }
                 R::Arr(out)
             }
-            Node::If(n) => match n.branch(p)? {
-                Some(b) => b.eval_r(p)?,
-                None => R::Undef,
+            Node::If(n) => match n.choose(p)? {
+                Choice::Node(b) => b.eval_r(p)?,
+                Choice::Found(v) => R::from_opt(v.into_owned()),
+                Choice::Nothing => R::Undef,
             },
             Node::Case(n) => match n.value.eval_r(p)? {
                 R::V(Value::String(s)) => R::V(Value::String(n.apply(&s)?)),
@@ -597,21 +647,372 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Resolves the node, borrowing from the event (or the mapping) when the result is a part
+    /// of it: `@path` and constants are not copied.
+    fn eval_got<'a>(&'a self, p: Option<&'a Value>) -> Result<Got<'a>, MappingError> {
+        Ok(match self {
+            Node::Path(Arg::Static(path)) => get(p, path),
+            Node::Const(v) => Got::Ref(v),
+            Node::Undef => Got::Undef,
+            other => other.eval(p)?.map_or(Got::Undef, Got::Own),
+        })
+    }
+
+    /// Resolves the node into `out`, reusing the allocations of what `out` holds (strings,
+    /// arrays, and objects that have the members this node produces, in order). Returns
+    /// `false` for `undefined`, in which case `out` holds leftovers the caller discards.
+    /// Gives exactly what [`eval`](Self::eval) gives, whatever `out` held before.
+    pub(crate) fn eval_into(
+        &self,
+        p: Option<&Value>,
+        out: &mut Value,
+    ) -> Result<bool, MappingError> {
+        // The common nodes here; the others in a separate function keep this one's frame small.
+        match self {
+            Node::Path(Arg::Static(path)) => Ok(put(out, get(p, path))),
+            Node::Const(v) => {
+                clone_into_reusing(out, v, 0);
+                Ok(true)
+            }
+            Node::Obj(o) => {
+                o.eval_into(p, out)?;
+                Ok(true)
+            }
+            _ => self.eval_into_other(p, out),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_into_other(&self, p: Option<&Value>, out: &mut Value) -> Result<bool, MappingError> {
+        match self {
+            Node::Undef => Ok(false),
+            Node::Arr(items) => {
+                fill_array(out, items.len(), |i, slot| match items.get(i) {
+                    Some(n) => n.eval_into(p, slot),
+                    None => Ok(false),
+                })?;
+                Ok(true)
+            }
+            Node::Template(Arg::Static(t)) => {
+                if let Value::String(s) = out {
+                    t.render_into(p, s)?;
+                } else {
+                    *out = Value::String(t.render(p)?);
+                }
+                Ok(true)
+            }
+            Node::If(n) => match n.choose(p)? {
+                Choice::Node(b) => b.eval_into(p, out),
+                Choice::Found(v) => Ok(put(out, v)),
+                Choice::Nothing => Ok(false),
+            },
+            Node::ArrayPath(n) => match (&n.root, &n.shape) {
+                (Root::Path(path), Some(shape)) => {
+                    let root = get(p, path);
+                    let items: &[Value] = match root.as_ref() {
+                        Some(Value::Array(items)) => items,
+                        Some(obj @ Value::Object(_)) => std::slice::from_ref(obj),
+                        _ => return Ok(put(out, root)),
+                    };
+                    fill_array(out, items.len(), |i, slot| match items.get(i) {
+                        Some(item) => shape.eval_into(Some(item), slot),
+                        None => Ok(false),
+                    })?;
+                    Ok(true)
+                }
+                _ => Ok(replace_with(out, self.eval(p)?)),
+            },
+            _ => Ok(replace_with(out, self.eval(p)?)),
+        }
+    }
+}
+
+impl ObjNode {
+    /// The output object: the members resolved, the `undefined` ones left out.
+    fn eval_map(&self, p: Option<&Value>) -> Result<Map<String, Value>, MappingError> {
+        match self.members.len() {
+            0..=8 => self.eval_map_stack::<8>(p),
+            9..=STACK_MEMBERS => self.eval_map_stack::<STACK_MEMBERS>(p),
+            _ => self.eval_map_large(p),
+        }
+    }
+
+    /// [`eval_map`](Self::eval_map) for at most `N` members, resolved into an array first.
+    fn eval_map_stack<const N: usize>(
+        &self,
+        p: Option<&Value>,
+    ) -> Result<Map<String, Value>, MappingError> {
+        let mut values: [Option<Value>; N] = std::array::from_fn(|_| None);
+        let mut undefined = 0u64;
+        for (i, ((_, n), value)) in self.members.iter().zip(values.iter_mut()).enumerate() {
+            match n {
+                // Already in the shape.
+                Node::Const(_) => {}
+                n => match n.eval(p)? {
+                    Some(v) => *value = Some(v),
+                    None => undefined |= 1 << i,
+                },
+            }
+        }
+        let mut map = if undefined == 0 {
+            self.shape.clone()
+        } else {
+            let (mask, partial) = self.partial.get_or_init(|| {
+                let mut partial = self.shape.clone();
+                remove_positions(&mut partial, undefined);
+                (undefined, partial)
+            });
+            if *mask == undefined {
+                partial.clone()
+            } else {
+                let mut map = self.shape.clone();
+                remove_positions(&mut map, undefined);
+                map
+            }
+        };
+        // `map` holds exactly the defined members, in order.
+        let defined = values
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| undefined & (1u64 << i) == 0);
+        for ((_, slot), (_, value)) in map.iter_mut().zip(defined) {
+            if let Some(v) = value.take() {
+                *slot = v;
+            }
+        }
+        Ok(map)
+    }
+
+    /// [`eval_map`](Self::eval_map) for objects with many members: the shape cloned and
+    /// filled, the `undefined` members removed (or, past 64 members, each member inserted).
+    fn eval_map_large(&self, p: Option<&Value>) -> Result<Map<String, Value>, MappingError> {
+        if self.members.len() > MAX_SHAPED_MEMBERS {
+            let mut map = Map::with_capacity(self.members.len());
+            for (k, n) in &self.members {
+                if let Some(v) = n.eval(p)? {
+                    map.insert(k.clone(), v);
+                }
+            }
+            return Ok(map);
+        }
+        let mut map = self.shape.clone();
+        let mut undefined = 0u64;
+        for (i, ((_, slot), (_, n))) in map.iter_mut().zip(&self.members).enumerate() {
+            match n {
+                Node::Const(_) => {}
+                n => match n.eval(p)? {
+                    Some(v) => *slot = v,
+                    None => undefined |= 1 << i,
+                },
+            }
+        }
+        remove_positions(&mut map, undefined);
+        Ok(map)
+    }
+
+    /// [`Node::eval_into`] for an object: members resolved in place when `out` is an object
+    /// with the members this node produced last time (in order), else a new object.
+    fn eval_into(&self, p: Option<&Value>, out: &mut Value) -> Result<(), MappingError> {
+        if self.members.len() <= MAX_SHAPED_MEMBERS
+            && let Value::Object(map) = out
+            && self.fill_in_place(p, map)?
+        {
+            return Ok(());
+        }
+        *out = Value::Object(self.eval_map(p)?);
+        Ok(())
+    }
+
+    /// Resolves the members into the entries of `map` that have their keys. `false` when the
+    /// keys of `map` are not the defined members in order (then `map` must be rebuilt).
+    fn fill_in_place(
+        &self,
+        p: Option<&Value>,
+        map: &mut Map<String, Value>,
+    ) -> Result<bool, MappingError> {
+        let mut undefined = 0u64;
+        {
+            let mut entries = map.iter_mut();
+            let mut cur = entries.next();
+            let mut pos = 0usize;
+            for (key, n) in &self.members {
+                match cur.take() {
+                    Some((k, slot)) if same_key(k, key) => {
+                        if !n.eval_into(p, slot)? {
+                            undefined |= 1 << pos;
+                        }
+                        pos += 1;
+                        cur = entries.next();
+                    }
+                    other => {
+                        // Absent last time: fine as long as it is still `undefined`.
+                        cur = other;
+                        if n.eval_got(p)?.as_ref().is_some() {
+                            return Ok(false);
+                        }
+                    }
+                }
+            }
+            if cur.is_some() {
+                return Ok(false);
+            }
+        }
+        remove_positions(map, undefined);
+        Ok(true)
+    }
+}
+
+/// Removes the entries at the positions set in `mask` (keeping the order of the others).
+fn remove_positions(map: &mut Map<String, Value>, mask: u64) {
+    if mask == 0 {
+        return;
+    }
+    let mut i = 0u32;
+    map.retain(|_, _| {
+        let keep = mask & (1u64 << i) == 0;
+        i += 1;
+        keep
+    });
+}
+
+/// Makes `out` an array of `len` items, item `i` resolved in place by `resolve` (`undefined`
+/// → `null`, as `removeUndefined` does for array items), reusing the array `out` holds.
+fn fill_array(
+    out: &mut Value,
+    len: usize,
+    mut resolve: impl FnMut(usize, &mut Value) -> Result<bool, MappingError>,
+) -> Result<(), MappingError> {
+    if !out.is_array() {
+        *out = Value::Array(Vec::with_capacity(len));
+    }
+    let Value::Array(vec) = out else {
+        return Ok(());
+    };
+    vec.truncate(len);
+    for i in 0..len {
+        if vec.len() <= i {
+            vec.push(Value::Null);
+        }
+        if let Some(slot) = vec.get_mut(i)
+            && !resolve(i, slot)?
+        {
+            *slot = Value::Null;
+        }
+    }
+    Ok(())
+}
+
+/// Stores a lookup's result in `out`; `false` for `undefined`.
+fn put(out: &mut Value, got: Got<'_>) -> bool {
+    match got {
+        Got::Undef => false,
+        Got::Ref(v) => {
+            clone_into_reusing(out, v, 0);
+            true
+        }
+        Got::Own(v) => {
+            *out = v;
+            true
+        }
+    }
+}
+
+/// Stores a resolved value in `out`; `false` for `undefined`.
+fn replace_with(out: &mut Value, v: Option<Value>) -> bool {
+    match v {
+        Some(v) => {
+            *out = v;
+            true
+        }
+        None => false,
+    }
+}
+
+/// `*dst = src.clone()`, reusing the strings, arrays and same-keyed objects `dst` holds.
+#[inline]
+fn clone_into_reusing(dst: &mut Value, src: &Value, depth: usize) {
+    match src {
+        Value::String(s) => {
+            if let Value::String(d) = dst {
+                d.clear();
+                d.push_str(s);
+            } else {
+                *dst = Value::String(s.clone());
+            }
+        }
+        Value::Number(n) => {
+            if let Value::Number(d) = dst {
+                d.clone_from(n);
+            } else {
+                *dst = Value::Number(n.clone());
+            }
+        }
+        Value::Bool(b) => {
+            if let Value::Bool(d) = dst {
+                *d = *b;
+            } else {
+                *dst = Value::Bool(*b);
+            }
+        }
+        Value::Null => {
+            if !dst.is_null() {
+                *dst = Value::Null;
+            }
+        }
+        Value::Array(_) | Value::Object(_) => clone_container_into(dst, src, depth),
+    }
+}
+
+/// [`clone_into_reusing`] for arrays and objects.
+#[inline(never)]
+fn clone_container_into(dst: &mut Value, src: &Value, depth: usize) {
+    match (dst, src) {
+        (Value::Array(d), Value::Array(s)) if depth < MAX_VALUE_DEPTH => {
+            d.truncate(s.len());
+            for (i, item) in s.iter().enumerate() {
+                match d.get_mut(i) {
+                    Some(slot) => clone_into_reusing(slot, item, depth + 1),
+                    None => d.push(item.clone()),
+                }
+            }
+        }
+        (Value::Object(d), Value::Object(s))
+            if depth < MAX_VALUE_DEPTH
+                && d.len() == s.len()
+                && d.keys().zip(s.keys()).all(|(a, b)| same_key(a, b)) =>
+        {
+            for ((_, dv), sv) in d.iter_mut().zip(s.values()) {
+                clone_into_reusing(dv, sv, depth + 1);
+            }
+        }
+        (dst, src) => *dst = src.clone(),
+    }
+}
+
 impl IfNode {
-    /// The branch to take, if any.
-    fn branch(&self, p: Option<&Value>) -> Result<Option<&Node>, MappingError> {
+    /// The branch to take, or the value found when `then` is the condition's own path.
+    fn choose<'a>(&'a self, p: Option<&'a Value>) -> Result<Choice<'a>, MappingError> {
         let condition = match &self.cond {
-            Cond::Exists(n) => n.eval(p)?.is_some_and(|v| !v.is_null()),
+            Cond::Exists(n) => {
+                let found = n.eval_got(p)?;
+                let exists = found.as_ref().is_some_and(|v| !v.is_null());
+                if exists && self.then_is_cond {
+                    return Ok(Choice::Found(found));
+                }
+                exists
+            }
             Cond::Blank(n) => {
-                let v = R::from_opt(n.eval(p)?);
+                let v = R::from_opt(n.eval_got(p)?.into_owned());
                 !v.is_nullish() && loose_ne_empty_string(&v)?
             }
         };
-        Ok(if condition {
+        let branch = if condition {
             self.then.as_ref()
         } else {
             self.otherwise.as_ref()
-        })
+        };
+        Ok(branch.map_or(Choice::Nothing, Choice::Node))
     }
 }
 
@@ -629,10 +1030,11 @@ impl CaseNode {
 
 impl ReplaceNode {
     fn eval(&self, p: Option<&Value>) -> Result<String, MappingError> {
-        let value = match self.value.eval(p)? {
-            Some(Value::Bool(b)) => Some(if b { "true" } else { "false" }.to_owned()),
-            Some(Value::Number(n)) => Some(number_to_string(&n)),
-            Some(Value::String(s)) => Some(s),
+        let got = self.value.eval_got(p)?;
+        let value: Option<std::borrow::Cow<'_, str>> = match got.as_ref() {
+            Some(Value::Bool(b)) => Some(if *b { "true" } else { "false" }.into()),
+            Some(Value::Number(n)) => Some(number_to_string(n).into()),
+            Some(Value::String(s)) => Some(s.as_str().into()),
             _ => None,
         };
         let (Some(value), Some(pattern), Some(replacement), Some(ignore_case), Some(global)) = (

@@ -11,10 +11,55 @@
 //! Directives strip the first `$.` (wherever it occurs) before calling this; `@template` does not.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::js::{array_index, truthy, utf16_len, utf16_unit_at};
+
+/// One key of a pre-split path, with the position at which it was last found in an object.
+///
+/// Events from one source list their keys in the same order, so the object met at a given step
+/// of a given path almost always has the key at the same position: checking that position
+/// first makes a lookup one key comparison. The hint is only a guess (any position is safe);
+/// it is shared by the threads that evaluate the mapping (relaxed atomics, written only when
+/// it changes).
+#[derive(Debug)]
+pub(crate) struct PathKey {
+    name: String,
+    hint: AtomicU32,
+}
+
+impl PathKey {
+    pub(crate) fn new(name: String) -> Self {
+        PathKey {
+            name,
+            hint: AtomicU32::new(0),
+        }
+    }
+
+    /// The key.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Clone for PathKey {
+    fn clone(&self) -> Self {
+        PathKey {
+            name: self.name.clone(),
+            hint: AtomicU32::new(self.hint.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl PartialEq for PathKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for PathKey {}
 
 /// A pre-split path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +67,7 @@ pub(crate) enum ParsedPath {
     /// `""` or `"."`: the whole object.
     Root,
     /// The keys to follow.
-    Keys(Vec<String>),
+    Keys(Box<[PathKey]>),
 }
 
 /// Splits a path as the reference's `get` does.
@@ -30,31 +75,30 @@ pub(crate) fn parse_path(path: &str) -> ParsedPath {
     if path.is_empty() || path == "." {
         return ParsedPath::Root;
     }
-    ParsedPath::Keys(split_path(path))
+    ParsedPath::Keys(split_path(path).into_iter().map(PathKey::new).collect())
 }
 
-fn is_quote_or_digit(c: char) -> bool {
-    c == '"' || c == '\'' || c.is_ascii_digit()
+fn is_quote_or_digit(c: Option<&u8>) -> bool {
+    c.is_some_and(|c| matches!(c, b'"' | b'\'' | b'0'..=b'9'))
 }
 
 /// `path.split(/\[(?="|'|\d)|\.|(?<="|'|\d)]+/).filter(f => f).map(s => s.replace(/'|"/g, ''))`
+///
+/// Works on bytes: every separator and lookaround is ASCII, and in UTF-8 the bytes of other
+/// characters are never ASCII, so the byte before or after a position is a quote or a digit
+/// exactly when the character is.
 pub(crate) fn split_path(path: &str) -> Vec<String> {
-    let chars: Vec<char> = path.chars().collect();
+    let bytes = path.as_bytes();
     let mut pieces = Vec::new();
-    let mut current = String::new();
+    let mut start = 0usize;
     let mut i = 0usize;
-    while let Some(&c) = chars.get(i) {
-        let prev = if i > 0 {
-            chars.get(i - 1).copied()
-        } else {
-            None
-        };
-        let next = chars.get(i + 1).copied();
-        let sep_len = if c == '[' && next.is_some_and(is_quote_or_digit) || c == '.' {
+    while let Some(&c) = bytes.get(i) {
+        let prev = i.checked_sub(1).and_then(|j| bytes.get(j));
+        let sep_len = if c == b'[' && is_quote_or_digit(bytes.get(i + 1)) || c == b'.' {
             1
-        } else if c == ']' && prev.is_some_and(is_quote_or_digit) {
+        } else if c == b']' && is_quote_or_digit(prev) {
             let mut n = 1;
-            while chars.get(i + n) == Some(&']') {
+            while bytes.get(i + n) == Some(&b']') {
                 n += 1;
             }
             n
@@ -62,25 +106,24 @@ pub(crate) fn split_path(path: &str) -> Vec<String> {
             0
         };
         if sep_len > 0 {
-            push_piece(&mut pieces, &mut current);
+            push_piece(&mut pieces, path.get(start..i).unwrap_or_default());
             i += sep_len;
+            start = i;
         } else {
-            current.push(c);
             i += 1;
         }
     }
-    push_piece(&mut pieces, &mut current);
+    push_piece(&mut pieces, path.get(start..).unwrap_or_default());
     pieces
 }
 
-fn push_piece(pieces: &mut Vec<String>, current: &mut String) {
-    if !current.is_empty() {
-        let cleaned: String = current
-            .chars()
-            .filter(|c| *c != '\'' && *c != '"')
-            .collect();
-        pieces.push(cleaned);
-        current.clear();
+fn push_piece(pieces: &mut Vec<String>, piece: &str) {
+    if !piece.is_empty() {
+        pieces.push(if piece.contains(['\'', '"']) {
+            piece.replace(['\'', '"'], "")
+        } else {
+            piece.to_owned()
+        });
     }
 }
 
@@ -129,32 +172,69 @@ impl Got<'_> {
 /// Objects up to this many keys are searched by a linear scan rather than by hash.
 const SMALL_OBJECT: usize = 24;
 
-/// One step `value[key]` for a truthy value.
-fn step<'a>(v: &'a Value, key: &str) -> Got<'a> {
-    match v {
-        Value::Object(map) => {
-            // Small objects (most events): a scan of the keys beats hashing the key.
-            let found = if map.len() <= SMALL_OBJECT {
-                map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-            } else {
-                map.get(key)
-            };
-            found.map_or(Got::Undef, Got::Ref)
+/// Key equality with the common short keys compared as machine words (no call to `memcmp`).
+#[inline]
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+            a.first_chunk::<8>(),
+            b.first_chunk::<8>(),
+            a.last_chunk::<8>(),
+            b.last_chunk::<8>(),
+        ) {
+            return a0 == b0 && a1 == b1;
         }
-        Value::Array(items) => {
-            if key == "length" {
-                Got::Own(Value::from(items.len()))
-            } else {
-                array_index(key)
-                    .and_then(|i| items.get(i))
-                    .map_or(Got::Undef, Got::Ref)
-            }
+        if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+            a.first_chunk::<4>(),
+            b.first_chunk::<4>(),
+            a.last_chunk::<4>(),
+            b.last_chunk::<4>(),
+        ) {
+            return a0 == b0 && a1 == b1;
         }
-        Value::String(s) => string_step(s, key),
-        _ => Got::Undef,
+    }
+    a == b
+}
+
+/// `map[key]`: the hinted position first, then a scan (small objects) or the hash index.
+fn lookup<'a>(map: &'a Map<String, Value>, key: &PathKey) -> Option<&'a Value> {
+    let hint = key.hint.load(Ordering::Relaxed) as usize;
+    if let Some((k, v)) = map.iter().nth(hint)
+        && same_key(k, &key.name)
+    {
+        return Some(v);
+    }
+    if map.len() > SMALL_OBJECT {
+        return map.get(&key.name);
+    }
+    // Small objects (most events): a scan of the keys beats hashing the key.
+    let (i, v) = map
+        .iter()
+        .enumerate()
+        .find(|(_, (k, _))| same_key(k, &key.name))
+        .map(|(i, (_, v))| (i, v))?;
+    if let Ok(i) = u32::try_from(i) {
+        key.hint.store(i, Ordering::Relaxed);
+    }
+    Some(v)
+}
+
+/// `array[key]` (a canonical index or `length`).
+fn array_step<'a>(items: &'a [Value], key: &str) -> Got<'a> {
+    if key == "length" {
+        Got::Own(Value::from(items.len()))
+    } else {
+        array_index(key)
+            .and_then(|i| items.get(i))
+            .map_or(Got::Undef, Got::Ref)
     }
 }
 
+/// `string[key]` (a canonical index or `length`, in UTF-16 units).
 fn string_step<'a>(s: &str, key: &str) -> Got<'a> {
     if key == "length" {
         Got::Own(Value::from(utf16_len(s)))
@@ -171,25 +251,41 @@ pub(crate) fn get<'a>(root: Option<&'a Value>, path: &ParsedPath) -> Got<'a> {
         ParsedPath::Root => return root.map_or(Got::Undef, Got::Ref),
         ParsedPath::Keys(keys) => keys,
     };
-    let mut cur = root.map_or(Got::Undef, Got::Ref);
+    let Some(mut cur) = root else {
+        return Got::Undef;
+    };
+    // Within the event: every step borrows.
+    for (i, key) in keys.iter().enumerate() {
+        // `prevObj && prevObj[key]`: objects and arrays are truthy.
+        let next = match cur {
+            Value::Object(map) => lookup(map, key).map_or(Got::Undef, Got::Ref),
+            Value::Array(items) => array_step(items, key.name()),
+            Value::String(s) if !s.is_empty() => string_step(s, key.name()),
+            scalar if truthy(scalar) => Got::Undef,
+            falsy => return Got::Ref(falsy),
+        };
+        match next {
+            Got::Ref(v) => cur = v,
+            made => return get_made(made, keys.get(i + 1..).unwrap_or_default()),
+        }
+    }
+    Got::Ref(cur)
+}
+
+/// The rest of a path after a value made on the way (a length, or a character).
+fn get_made<'a>(mut cur: Got<'a>, keys: &[PathKey]) -> Got<'a> {
     for key in keys {
         cur = match cur {
-            Got::Undef => return Got::Undef,
-            Got::Ref(v) => {
-                if !truthy(v) {
-                    return Got::Ref(v);
-                }
-                step(v, key)
-            }
             Got::Own(v) => {
                 if !truthy(&v) {
                     return Got::Own(v);
                 }
                 match &v {
-                    Value::String(s) => string_step(s, key),
+                    Value::String(s) => string_step(s, key.name()),
                     _ => Got::Undef,
                 }
             }
+            other => return other,
         };
     }
     cur
@@ -203,7 +299,7 @@ mod tests {
     fn keys(p: &str) -> Vec<String> {
         match parse_path(p) {
             ParsedPath::Root => vec!["<root>".to_owned()],
-            ParsedPath::Keys(k) => k,
+            ParsedPath::Keys(k) => k.iter().map(|k| k.name().to_owned()).collect(),
         }
     }
 
@@ -226,6 +322,10 @@ mod tests {
         );
         assert_eq!(keys("a[0]]]"), vec!["a", "0"]);
         assert_eq!(keys("it's"), vec!["its"]);
+        assert_eq!(keys("ü[0]ß"), vec!["ü", "0", "ß"]);
+        assert_eq!(keys("ü]x.[é]"), vec!["ü]x", "[é]"]);
+        assert_eq!(keys("a['é.ö']"), vec!["a", "é", "ö"]);
+        assert_eq!(keys("''.b"), vec!["", "b"]);
     }
 
     #[test]
@@ -234,6 +334,31 @@ mod tests {
         assert_eq!(strip_dollar("$.$.a"), "$.a");
         assert_eq!(strip_dollar("a$.b"), "ab");
         assert_eq!(strip_dollar("$"), "$");
+    }
+
+    #[test]
+    fn position_hints_are_only_hints() {
+        let big = |shift: usize| {
+            let mut m = serde_json::Map::new();
+            for i in 0..40 {
+                let k = (i + shift) % 40;
+                m.insert(format!("k{k}"), json!(k));
+            }
+            Value::Object(m)
+        };
+        let small = json!({"x": 1, "k25": "small"});
+        let path = parse_path("k25");
+        for round in 0..3 {
+            for (ev, want) in [
+                (big(0), json!(25)),
+                (big(7), json!(25)),
+                (small.clone(), json!("small")),
+                (json!({"y": 2}), Value::Null),
+            ] {
+                let got = get(Some(&ev), &path).into_owned().unwrap_or(Value::Null);
+                assert_eq!(got, want, "round {round} on {ev}");
+            }
+        }
     }
 
     #[test]

@@ -26,6 +26,20 @@ pub(crate) struct Template {
     /// second pass (`{{x}}`) over the template as written.
     segs: Vec<Seg>,
     has_triple: bool,
+    /// A capacity for the output: the text plus a typical value per placeholder.
+    size_hint: usize,
+}
+
+/// The room reserved per placeholder when sizing a template's output.
+const PLACEHOLDER_ROOM: usize = 24;
+
+fn size_hint(segs: &[Seg]) -> usize {
+    segs.iter()
+        .map(|s| match s {
+            Seg::Text(t) => t.len(),
+            Seg::Ph(_) => PLACEHOLDER_ROOM,
+        })
+        .sum()
 }
 
 /// JavaScript's `String.prototype.trim` white space.
@@ -102,30 +116,39 @@ impl Template {
     /// Parses a template.
     pub(crate) fn parse(template: &str) -> Self {
         let (triple, has_triple) = scan(template, 3);
-        if has_triple {
-            Template {
-                segs: triple,
-                has_triple,
-            }
+        let segs = if has_triple {
+            triple
         } else {
-            Template {
-                segs: scan(template, 2).0,
-                has_triple,
-            }
+            scan(template, 2).0
+        };
+        Template {
+            size_hint: size_hint(&segs),
+            segs,
+            has_triple,
         }
     }
 
     /// Renders against an event.
     pub(crate) fn render(&self, data: Option<&Value>) -> Result<String, MappingError> {
-        let mut out = String::new();
-        render_segs(&self.segs, data, &mut out)?;
+        let mut out = String::with_capacity(self.size_hint);
+        self.render_into(data, &mut out)?;
+        Ok(out)
+    }
+
+    /// Renders against an event into `out` (cleared first; its capacity is reused).
+    pub(crate) fn render_into(
+        &self,
+        data: Option<&Value>,
+        out: &mut String,
+    ) -> Result<(), MappingError> {
+        out.clear();
         if !self.has_triple {
-            return Ok(out);
+            return render_segs(&self.segs, data, out);
         }
-        let (second, _) = scan(&out, 2);
-        let mut result = String::with_capacity(out.len());
-        render_segs(&second, data, &mut result)?;
-        Ok(result)
+        let mut first = String::with_capacity(self.size_hint);
+        render_segs(&self.segs, data, &mut first)?;
+        let (second, _) = scan(&first, 2);
+        render_segs(&second, data, out)
     }
 }
 
