@@ -717,6 +717,26 @@ fn add_action(
     Ok(vec![file])
 }
 
+/// Formats generated Rust files with `rustfmt` (the templates cannot know how long the names
+/// are); a missing `rustfmt` only earns a note.
+fn format_files(files: &[PathBuf]) {
+    let rust: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    if rust.is_empty() {
+        return;
+    }
+    let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+    let status = std::process::Command::new(rustfmt)
+        .args(["--edition", "2024"])
+        .args(&rust)
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        eprintln!("note: rustfmt did not run on the generated files; run `cargo fmt --all`");
+    }
+}
+
 fn workspace_root(given: Option<&Path>) -> Result<PathBuf, Failure> {
     match given {
         Some(dir) => find_workspace_root(dir),
@@ -783,6 +803,9 @@ pub fn new_destination(args: &NewDestinationArgs) -> Result<ExitCode, Failure> {
             names.slug
         );
     }
+    let mut touched = created.clone();
+    touched.push(root.join("destinations/registry/src/lib.rs"));
+    format_files(&touched);
     eprintln!(
         "next: cargo test -p {slug}   then   cargo xtask validate --destination {slug}",
         slug = names.slug
@@ -894,6 +917,10 @@ pub fn new_action(args: &NewActionArgs) -> Result<ExitCode, Failure> {
     for f in &created {
         println!("created {}", relative(&root, f));
     }
+    let mut touched = created.clone();
+    touched.push(lib.clone());
+    touched.push(dir.join("src/actions/mod.rs"));
+    format_files(&touched);
     println!(
         "registered {} in {} and {}",
         action.key,

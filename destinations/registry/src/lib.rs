@@ -460,25 +460,38 @@ mod tests {
         assert_eq!(data, vec![&json!({"event": "Signed Up", "key": 3})]);
     }
 
-    /// The crate slugs between the markers of a file (`entry!("slug", …)` lines in `lib.rs`,
-    /// `slug = { path = … }` lines in `Cargo.toml`).
-    fn marked_slugs(file: &str, line_slug: fn(&str) -> Option<String>) -> Vec<String> {
+    /// The crate slugs between the marker lines of a file (`entry!("slug", …)` lines in
+    /// `lib.rs`, `slug = { path = … }` lines in `Cargo.toml`).
+    fn marked_slugs(
+        file: &str,
+        comment: &str,
+        line_slug: fn(&str) -> Option<String>,
+    ) -> Vec<String> {
         let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap();
-        let begin = text.find("BEGIN DESTINATIONS").expect("BEGIN marker");
-        let end = text.find("END DESTINATIONS").expect("END marker");
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let marker = |m: &str| {
+            let at: Vec<usize> = (0..lines.len())
+                .filter(|i| lines[*i].starts_with(&format!("{comment} {m}")))
+                .collect();
+            assert_eq!(at.len(), 1, "{file}: want exactly one {m} marker line");
+            at[0]
+        };
+        let (begin, end) = (marker("BEGIN DESTINATIONS"), marker("END DESTINATIONS"));
         assert!(begin < end, "{file}: the markers are out of order");
-        let block = &text[begin..end];
-        block.lines().skip(1).filter_map(line_slug).collect()
+        lines[begin + 1..end]
+            .iter()
+            .filter_map(|l| line_slug(l))
+            .collect()
     }
 
     #[test]
     fn the_builtin_list_matches_the_dependencies_and_every_entry_builds() {
-        let listed = marked_slugs("src/lib.rs", |l| {
+        let listed = marked_slugs("src/lib.rs", "//", |l| {
             let rest = l.trim().strip_prefix("entry!(\"")?;
             Some(rest.split('"').next()?.to_string())
         });
-        let deps = marked_slugs("Cargo.toml", |l| {
+        let deps = marked_slugs("Cargo.toml", "#", |l| {
             let l = l.trim();
             (!l.starts_with('#') && !l.is_empty())
                 .then(|| l.split([' ', '=']).next().unwrap_or("").to_string())
