@@ -148,6 +148,9 @@ struct ActionEntry<S: Send + Sync + 'static> {
     /// action has no fields.
     schema: Option<(Value, CompiledSchema)>,
     hooks: Vec<ActionHookDefinition>,
+    /// The action's default subscription, parsed once (a destination whose default
+    /// subscription does not parse cannot be built).
+    default_subscription: Option<Subscription>,
 }
 
 /// A subscription compiled once.
@@ -285,6 +288,16 @@ impl<D: Destination> DestinationRuntime<D> {
             let fields = action.fields()?;
             let schema = compile_fields(&fields, &format!("action {:?}", def.key))?;
             let hooks = action.hooks();
+            let default_subscription = match &def.default_subscription {
+                Some(fql) => Some(Subscription::parse(fql).map_err(|e| {
+                    Error::plain(format!(
+                        "the default subscription of action {:?} ({fql:?}) is invalid: {}",
+                        def.key,
+                        e.message()
+                    ))
+                })?),
+                None => None,
+            };
             actions.insert(
                 def.key.clone(),
                 ActionEntry {
@@ -293,6 +306,7 @@ impl<D: Destination> DestinationRuntime<D> {
                     fields,
                     schema,
                     hooks,
+                    default_subscription,
                 },
             );
         }
@@ -333,6 +347,29 @@ impl<D: Destination> DestinationRuntime<D> {
     /// Every action: definition and fields, in declaration order.
     pub fn actions(&self) -> impl Iterator<Item = (&ActionDefinition, &Fields)> {
         self.actions.values().map(|a| (&a.definition, &a.fields))
+    }
+
+    /// An action's default subscription, parsed (`None` when it has none or the action does
+    /// not exist).
+    pub fn default_subscription(&self, key: &str) -> Option<&Subscription> {
+        self.actions.get(key)?.default_subscription.as_ref()
+    }
+
+    /// A `subscription` settings member for an action with its default subscription and its
+    /// fields' default mappings — what a user gets when adding the action.
+    pub fn default_subscription_settings(&self, key: &str) -> Option<Value> {
+        let entry = self.actions.get(key)?;
+        let mut mapping = Map::new();
+        for (k, f) in &entry.fields {
+            if let Some(d) = &f.default {
+                mapping.insert(k.clone(), d.clone());
+            }
+        }
+        Some(json!({
+            "partnerAction": key,
+            "subscribe": entry.definition.default_subscription,
+            "mapping": mapping,
+        }))
     }
 
     /// An action's hooks.
@@ -1350,6 +1387,8 @@ pub trait AnyRuntime: Send + Sync {
     fn action_list(&self) -> Vec<(ActionDefinition, Fields)>;
     /// An action's hooks.
     fn hooks_of(&self, action: &str) -> Vec<ActionHookDefinition>;
+    /// See [`DestinationRuntime::default_subscription_settings`].
+    fn default_subscription_settings(&self, action: &str) -> Option<Value>;
     /// See [`DestinationRuntime::on_event`].
     async fn on_event(
         &self,
@@ -1427,6 +1466,9 @@ impl<D: Destination> AnyRuntime for DestinationRuntime<D> {
     }
     fn hooks_of(&self, action: &str) -> Vec<ActionHookDefinition> {
         self.action_hooks(action).to_vec()
+    }
+    fn default_subscription_settings(&self, action: &str) -> Option<Value> {
+        DestinationRuntime::default_subscription_settings(self, action)
     }
     async fn on_event(
         &self,

@@ -611,3 +611,64 @@ async fn test_authentication_wraps_errors_like_the_reference() {
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::SchemaValidation);
 }
+
+#[tokio::test]
+async fn default_subscriptions_are_parsed_once_and_offered_with_default_mappings() {
+    let server = Server::new_async().await;
+    let rt = runtime(&server, BatchMode::Nothing).await;
+    assert!(
+        rt.default_subscription("send")
+            .is_some_and(|s| s.matches(&json!({"type": "track"})))
+    );
+    let sub = rt.default_subscription_settings("send").unwrap();
+    assert_eq!(sub["subscribe"], json!("type = \"track\""));
+    assert_eq!(sub["partnerAction"], json!("send"));
+    assert!(rt.default_subscription_settings("nope").is_none());
+}
+
+struct BadDefault;
+
+#[async_trait]
+impl Action<NoSettings> for BadDefault {
+    type Payload = Send;
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("bad", "Bad", "Has an invalid default subscription.")
+            .default_subscription("type")
+    }
+    async fn perform(
+        &self,
+        _client: &RequestClient,
+        _input: ExecuteInput<'_, NoSettings, Send>,
+    ) -> Result<Option<Value>, Error> {
+        Ok(None)
+    }
+}
+
+struct BadDestination;
+
+#[async_trait]
+impl Destination for BadDestination {
+    type Settings = NoSettings;
+    fn definition(&self) -> DestinationDefinition {
+        DestinationDefinition::new("Bad", "actions-bad", AuthScheme::Custom)
+    }
+    fn actions(&self) -> Vec<Arc<dyn DynAction<NoSettings>>> {
+        vec![Arc::new(BadDefault)]
+    }
+}
+
+#[test]
+fn an_invalid_default_subscription_is_refused_when_the_runtime_is_built() {
+    let err = DestinationRuntime::new(BadDestination).unwrap_err();
+    assert!(
+        err.message()
+            .contains("default subscription of action \"bad\""),
+        "{}",
+        err.message()
+    );
+    assert!(
+        err.message().contains("Value token is missing"),
+        "{}",
+        err.message()
+    );
+}

@@ -131,6 +131,12 @@ impl<'a> Converter<'a> {
             ));
         }
         let Some(Value::Object(properties)) = schema.get("properties") else {
+            // A struct without fields (`struct NoSettings {}`) has no `properties`.
+            if schema.get("type").and_then(Value::as_str) == Some("object")
+                && schema.get("additionalProperties").is_none()
+            {
+                return Ok(Fields::new());
+            }
             return Err(FieldsError::typed(format!(
                 "{} is not a struct with named fields",
                 if path.is_empty() { "the type" } else { path }
@@ -292,6 +298,24 @@ fn enum_choices(schema: &Value) -> Option<Vec<Choice>> {
         .into_iter()
         .map(|v| v.as_str().map(|s| Choice::Value(s.to_owned())))
         .collect()
+}
+
+#[cfg(test)]
+mod empty_struct_tests {
+    use super::*;
+
+    #[derive(schemars::JsonSchema)]
+    struct Nothing {}
+
+    #[test]
+    fn a_struct_without_fields_has_no_fields() {
+        assert!(fields_of::<Nothing>().unwrap().is_empty());
+        assert!(
+            fields_of::<crate::destination::NoSettings>()
+                .unwrap()
+                .is_empty()
+        );
+    }
 }
 
 #[cfg(test)]
