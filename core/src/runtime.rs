@@ -1064,6 +1064,23 @@ impl<D: Destination> DestinationRuntime<D> {
         payload: &Value,
         opts: &EventOptions,
     ) -> Result<DynamicFieldResponse, Error> {
+        let empty = Value::Object(Map::new());
+        self.execute_hook_dynamic_field(action, field, settings, payload, &empty, opts)
+            .await
+    }
+
+    /// [`execute_dynamic_field`](Self::execute_dynamic_field) for a hook's input field: the
+    /// hook inputs chosen so far (`hookInputs` of the reference, e.g. the selected ad account)
+    /// reach the dynamic field as [`DynamicFieldInput::hook_inputs`].
+    pub async fn execute_hook_dynamic_field(
+        &self,
+        action: &str,
+        field: &str,
+        settings: &Value,
+        payload: &Value,
+        hook_inputs: &Value,
+        opts: &EventOptions,
+    ) -> Result<DynamicFieldResponse, Error> {
         let Some(entry) = self.actions.get(action) else {
             return Ok(DynamicFieldResponse::default());
         };
@@ -1100,7 +1117,6 @@ impl<D: Destination> DestinationRuntime<D> {
             services,
             ..
         } = self.direct_attempt(&typed, AuthTokens::from_settings(settings), opts);
-        let empty = Value::Object(Map::new());
         entry
             .action
             .dynamic_field(
@@ -1110,7 +1126,7 @@ impl<D: Destination> DestinationRuntime<D> {
                     settings: &typed,
                     payload,
                     page: None,
-                    hook_inputs: &empty,
+                    hook_inputs,
                     selected_array_index: selected_index,
                     selected_key,
                     query: None,
@@ -1440,6 +1456,16 @@ pub trait AnyRuntime: Send + Sync {
         payload: &Value,
         opts: &EventOptions,
     ) -> Result<DynamicFieldResponse, Error>;
+    /// See [`DestinationRuntime::execute_hook_dynamic_field`].
+    async fn execute_hook_dynamic_field(
+        &self,
+        action: &str,
+        field: &str,
+        settings: &Value,
+        payload: &Value,
+        hook_inputs: &Value,
+        opts: &EventOptions,
+    ) -> Result<DynamicFieldResponse, Error>;
     /// See [`DestinationRuntime::test_authentication`].
     async fn test_authentication(&self, settings: &Value, opts: &EventOptions)
     -> Result<(), Error>;
@@ -1530,6 +1556,26 @@ impl<D: Destination> AnyRuntime for DestinationRuntime<D> {
     ) -> Result<DynamicFieldResponse, Error> {
         DestinationRuntime::execute_dynamic_field(self, action, field, settings, payload, opts)
             .await
+    }
+    async fn execute_hook_dynamic_field(
+        &self,
+        action: &str,
+        field: &str,
+        settings: &Value,
+        payload: &Value,
+        hook_inputs: &Value,
+        opts: &EventOptions,
+    ) -> Result<DynamicFieldResponse, Error> {
+        DestinationRuntime::execute_hook_dynamic_field(
+            self,
+            action,
+            field,
+            settings,
+            payload,
+            hook_inputs,
+            opts,
+        )
+        .await
     }
     async fn test_authentication(
         &self,

@@ -245,11 +245,14 @@ pub async fn run_case_with(
             }
             "dynamic" => {
                 let r = runtime
-                    .execute_dynamic_field(
+                    .execute_hook_dynamic_field(
                         case.action(),
                         raw.get("field").and_then(Value::as_str).unwrap_or(""),
                         &settings,
                         raw.get("mapping")
+                            .filter(|v| v.is_object())
+                            .unwrap_or(&empty),
+                        raw.get("hook_inputs")
                             .filter(|v| v.is_object())
                             .unwrap_or(&empty),
                         &opts,

@@ -558,6 +558,24 @@ impl<D: Destination> TestIntegration<D> {
         r
     }
 
+    /// Fetches the dynamic field of a hook input, with the hook inputs chosen so far.
+    pub async fn test_hook_dynamic_field(
+        &mut self,
+        action: &str,
+        field: &str,
+        settings: &Value,
+        hook_inputs: &Value,
+    ) -> Result<DynamicFieldResponse, Error> {
+        let eo = self.options(&Features::new());
+        let empty = Value::Object(Map::new());
+        let r = self
+            .runtime
+            .execute_hook_dynamic_field(action, field, settings, &empty, hook_inputs, &eo)
+            .await;
+        self.finish();
+        r
+    }
+
     /// Runs a hook (`onMappingSave`, …) with its inputs (validated against the hook's input
     /// fields) and previously saved outputs.
     pub async fn test_hook(

@@ -1,0 +1,237 @@
+//! The **LinkedIn Conversions API** destination (`actions-linkedin-conversions`), a port of
+//! Segment's destination of the same name: it streams conversion events to a LinkedIn
+//! conversion rule (one at a time or in `BATCH_CREATE` batches with a result per event), creates
+//! and updates the rule when a mapping is saved, and lists ad accounts, rules and campaigns for
+//! the UI.
+//!
+//! * [`LinkedInConversions`] — the destination: OAuth 2 (token refresh with the client id and
+//!   secret from the settings or the environment), test authentication, and the headers every
+//!   request carries (`LinkedIn-Version`, `X-Restli-Protocol-Version: 2.0.0`, the bearer token)
+//!   plus LinkedIn's token-propagation hook (`serviceErrorCode` 65601/65602 → refresh, retry
+//!   later).
+//! * [`actions::stream_conversion`] — the `streamConversion` action, its `onMappingSave` hook and
+//!   dynamic fields.
+//! * [`api`] — every request on the wire; [`timestamp`] — the conversion-time rules;
+//!   [`settings`] — the settings.
+//!
+//! ```
+//! use actions_core::prelude::*;
+//! use linkedin_conversions::LinkedInConversions;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Error> {
+//! let runtime = DestinationRuntime::new(LinkedInConversions::new())?;
+//! assert_eq!(runtime.definition().slug, "actions-linkedin-conversions");
+//! let keys: Vec<_> = runtime.actions().map(|(d, _)| d.key.clone()).collect();
+//! assert_eq!(keys, ["streamConversion"]);
+//!
+//! // An event the subscription does not match never reaches LinkedIn.
+//! let settings = json!({
+//!     "oauth": {"access_token": "token", "refresh_token": "refresh"},
+//!     "subscription": {"partnerAction": "streamConversion", "subscribe": "type = \"track\"",
+//!                      "mapping": {"conversionHappenedAt": {"@path": "$.timestamp"}}}
+//! });
+//! let event = json!({"type": "identify", "userId": "u1"});
+//! let results = runtime.on_event(&event, &settings, &EventOptions::default()).await?;
+//! assert_eq!(results[0].output.as_deref(), Some("not subscribed"));
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod actions;
+pub mod api;
+pub mod settings;
+pub mod timestamp;
+
+use std::sync::{Arc, LazyLock};
+
+use actions_core::prelude::*;
+use actions_core::request::AfterResponseHook;
+use linkedin_common::{TOKEN_URL, token_propagation_hook};
+
+pub use actions::stream_conversion::{StreamConversion, StreamConversionPayload};
+pub use settings::Settings;
+
+use crate::api::{ConversionsApi, scalar_text};
+use crate::settings::{CLIENT_ID_ENV, CLIENT_SECRET_ENV};
+
+/// The destination's name.
+pub const NAME: &str = "LinkedIn Conversions API";
+/// The destination's slug.
+pub const SLUG: &str = "actions-linkedin-conversions";
+/// The LinkedIn API version sent by default.
+pub const API_VERSION: &str = "202603";
+/// The LinkedIn API version sent when [`CANARY_FEATURE`] is on (the same version today).
+pub const CANARY_API_VERSION: &str = "202603";
+/// The feature flag that selects [`CANARY_API_VERSION`].
+pub const CANARY_FEATURE: &str = "linkedin-conversions-canary-version";
+
+/// The shared token-propagation hook, built once.
+static TOKEN_PROPAGATION: LazyLock<AfterResponseHook> = LazyLock::new(token_propagation_hook);
+
+/// The `LinkedIn-Version` for these feature flags.
+///
+/// ```
+/// use actions_core::context::Features;
+/// assert_eq!(linkedin_conversions::api_version(&Features::new()), "202603");
+/// ```
+pub fn api_version(features: &Features) -> &'static str {
+    if features.enabled(CANARY_FEATURE) {
+        CANARY_API_VERSION
+    } else {
+        API_VERSION
+    }
+}
+
+/// The LinkedIn Conversions API destination. See the crate docs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LinkedInConversions;
+
+impl LinkedInConversions {
+    /// The destination.
+    pub fn new() -> Self {
+        LinkedInConversions
+    }
+}
+
+/// A credential from the settings when set there, else from the environment; empty counts as
+/// unset.
+fn credential(
+    setting: Option<&Secret>,
+    env: &dyn actions_core::context::Env,
+    name: &str,
+) -> Option<Secret> {
+    setting
+        .cloned()
+        .or_else(|| env.var(name).filter(|v| !v.is_empty()).map(Secret::new))
+}
+
+#[async_trait]
+impl Destination for LinkedInConversions {
+    type Settings = Settings;
+
+    fn definition(&self) -> DestinationDefinition {
+        DestinationDefinition::new(NAME, SLUG, AuthScheme::OAuth2).description(
+            "Send conversion events to LinkedIn's Conversions API to measure and optimise the \
+             campaigns they are attributed to.",
+        )
+    }
+
+    fn actions(&self) -> Vec<Arc<dyn DynAction<Settings>>> {
+        vec![Arc::new(StreamConversion)]
+    }
+
+    /// `authorization: Bearer <token>` (only when there is a token: never `Bearer undefined`),
+    /// `LinkedIn-Version`, `X-Restli-Protocol-Version: 2.0.0`, and the token-propagation hook, on
+    /// every request (actions, hooks, dynamic fields, test authentication, token refresh).
+    fn extend_request(&self, ctx: &RequestContext<'_, Settings>) -> RequestOptions {
+        let mut options = RequestOptions::new();
+        if let Some(token) = ctx.auth.access_token() {
+            options = options.header("authorization", format!("Bearer {token}"));
+        }
+        options
+            .header("LinkedIn-Version", api_version(ctx.features))
+            .header("X-Restli-Protocol-Version", "2.0.0")
+            .after_response(TOKEN_PROPAGATION.clone())
+    }
+
+    async fn test_authentication(
+        &self,
+        client: &RequestClient,
+        ctx: AuthContext<'_, Settings>,
+    ) -> Result<(), Error> {
+        if ctx.auth.access_token().is_none() {
+            return Err(Error::invalid_authentication(
+                "Please authenticate via Oauth before enabling the destination.",
+            ));
+        }
+        match ConversionsApi::new(client).get_profile().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.message() == "Unauthorized" => Err(Error::plain(
+                "Invalid LinkedIn Oauth access token. Please reauthenticate to retrieve a valid access token before enabling the destination.",
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn refresh_access_token(
+        &self,
+        client: &RequestClient,
+        ctx: AuthContext<'_, Settings>,
+    ) -> Result<Option<RefreshedTokens>, Error> {
+        let env = ctx.services.env.as_ref();
+        let failed = |message: &str, status: u16| {
+            Error::integration(message, codes::OAUTH_REFRESH_FAILED, status)
+        };
+        let client_id = credential(ctx.settings.client_id.as_ref(), env, CLIENT_ID_ENV)
+            .ok_or_else(|| failed("Missing client ID", 500))?;
+        let client_secret = credential(ctx.settings.client_secret.as_ref(), env, CLIENT_SECRET_ENV)
+            .ok_or_else(|| failed("Missing client secret", 500))?;
+        let refresh_token = ctx.auth.refresh_token.as_ref().ok_or_else(|| {
+            failed(
+                "Missing refresh token. Please re-authenticate to fetch a new refresh token.",
+                401,
+            )
+        })?;
+        let result = client
+            .post(TOKEN_URL)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .form([
+                ("refresh_token", refresh_token.expose()),
+                ("client_id", client_id.expose()),
+                ("client_secret", client_secret.expose()),
+                ("grant_type", "refresh_token"),
+            ])
+            .send()
+            .await;
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let reason = e
+                    .response()
+                    .and_then(Response::data)
+                    .and_then(|d| d.get("error"))
+                    .and_then(scalar_text);
+                return Err(match reason.as_deref() {
+                    Some("invalid_grant") => Error::integration(
+                        "Invalid Authentication: Your refresh token is invalid or expired. Please re-authenticate to fetch a new refresh token.",
+                        codes::REFRESH_TOKEN_EXPIRED,
+                        401,
+                    ),
+                    Some(reason) => failed(
+                        &format!("Failed to fetch a new access token. Reason: {reason}"),
+                        401,
+                    ),
+                    None => failed(
+                        &format!(
+                            "Failed to fetch a new access token. Reason: {}",
+                            e.message()
+                        ),
+                        401,
+                    ),
+                });
+            }
+        };
+        let token = response
+            .data()
+            .and_then(|d| d.get("access_token"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                response.json().ok().and_then(|d| {
+                    d.get("access_token")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                failed(
+                    "Failed to fetch a new access token. Reason: the answer has no access_token",
+                    401,
+                )
+            })?;
+        Ok(Some(RefreshedTokens::access(token)))
+    }
+}
