@@ -3,9 +3,10 @@
 //!
 //! The event form goes through the full runtime (`on_event` / `on_batch`): the settings file's
 //! settings plus a subscription `{partnerAction: <action>, subscribe: <the action's default
-//! subscription or --subscribe>, mapping: <--mapping or the fields' defaults>}`, so it behaves
-//! exactly as in production (subscription match, mapping, validation, the OAuth refresh-and-retry
-//! pipeline).
+//! subscription or --subscribe>, mapping: <--mapping over the fields' default mappings>}`, so it
+//! behaves exactly as in production (subscription match, mapping, validation, the OAuth
+//! refresh-and-retry pipeline). An event the subscription does not match gives the runtime's
+//! `not subscribed` result.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,9 +39,12 @@ pub struct ExecuteArgs {
     /// A JSON file with the destination settings (OAuth tokens under `oauth`).
     #[arg(long, value_name = "FILE", requires = "destination")]
     pub settings: Option<PathBuf>,
-    /// A JSON file with the mapping (default: the action's default mappings).
+    /// A JSON file with the mapping; the fields' default mappings fill what it leaves out.
     #[arg(long, value_name = "FILE", requires = "destination")]
     pub mapping: Option<PathBuf>,
+    /// Use `--mapping` as it is, without the default mappings under it.
+    #[arg(long, requires = "mapping")]
+    pub no_defaults: bool,
     /// A JSON file with one event.
     #[arg(long, value_name = "FILE", conflicts_with = "events", required_unless_present_any = ["case", "events"])]
     pub event: Option<PathBuf>,
@@ -134,10 +138,16 @@ impl Input {
             )));
         };
         let settings = read_json_object(settings, "the destination settings")?;
-        let mapping = match &args.mapping {
-            Some(path) => read_json_object(path, "the mapping")?,
-            None => action_info.default_mapping(),
-        };
+        let mut mapping = action_info.default_mapping();
+        if let Some(path) = &args.mapping {
+            let given = read_json_object(path, "the mapping")?;
+            match (&mut mapping, given) {
+                (Value::Object(merged), Value::Object(given)) if !args.no_defaults => {
+                    merged.extend(given);
+                }
+                (_, given) => mapping = given,
+            }
+        }
         let subscribe = match (
             &args.subscribe,
             &action_info.definition.default_subscription,

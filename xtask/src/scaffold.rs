@@ -17,6 +17,7 @@ const LIB_RS: &str = include_str!("../templates/lib.rs.tmpl");
 const ACTIONS_MOD_RS: &str = include_str!("../templates/actions_mod.rs.tmpl");
 const ACTION_RS: &str = include_str!("../templates/action.rs.tmpl");
 const README_MD: &str = include_str!("../templates/README.md.tmpl");
+const SNAPSHOTS_RS: &str = include_str!("../templates/snapshots.rs.tmpl");
 
 /// The authentication scheme of a new destination.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +48,10 @@ pub struct NewDestinationArgs {
     /// The workspace root (default: found from the current directory).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Do not record the first snapshots (`cargo test -p <slug> --test snapshots` with
+    /// `INSTA_UPDATE=unseen`); `cargo test` then fails until they are recorded.
+    #[arg(long)]
+    pub no_record: bool,
 }
 
 /// The arguments of `new-action`.
@@ -62,6 +67,9 @@ pub struct NewActionArgs {
     /// The workspace root (default: found from the current directory).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Do not record the new action's first snapshots.
+    #[arg(long)]
+    pub no_record: bool,
 }
 
 /// Names that would clash with what the generated code imports.
@@ -737,6 +745,27 @@ fn format_files(files: &[PathBuf]) {
     }
 }
 
+/// Records the snapshots nobody has seen yet: `cargo test -p <slug> --test snapshots` with
+/// `INSTA_UPDATE=unseen` (new snapshots are written; a changed one still fails for review).
+fn record_snapshots(root: &Path, slug: &str) -> Result<(), Failure> {
+    println!("recording the first snapshots: cargo test -p {slug} --test snapshots");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["test", "--quiet", "-p", slug, "--test", "snapshots"])
+        .current_dir(root)
+        .env("INSTA_UPDATE", "unseen")
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()
+        .map_err(|e| Failure::new(format!("cannot run cargo to record the snapshots: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "the files are written, but recording the snapshots failed: run `cargo test -p {slug} --test snapshots` and review with `cargo insta review`"
+        )))
+    }
+}
+
 fn workspace_root(given: Option<&Path>) -> Result<PathBuf, Failure> {
     match given {
         Some(dir) => find_workspace_root(dir),
@@ -806,6 +835,9 @@ pub fn new_destination(args: &NewDestinationArgs) -> Result<ExitCode, Failure> {
     let mut touched = created.clone();
     touched.push(root.join("destinations/registry/src/lib.rs"));
     format_files(&touched);
+    if !args.no_record {
+        record_snapshots(&root, &names.slug)?;
+    }
     eprintln!(
         "next: cargo test -p {slug}   then   cargo xtask validate --destination {slug}",
         slug = names.slug
@@ -867,6 +899,7 @@ fn scaffold(
         ),
         ("src/lib.rs", render(&lib, &common)),
         ("src/actions/mod.rs", render(ACTIONS_MOD_RS, &common)),
+        ("tests/snapshots.rs", render(SNAPSHOTS_RS, &common)),
     ];
     let mut created = Vec::new();
     for (rel, text) in &files {
@@ -921,6 +954,9 @@ pub fn new_action(args: &NewActionArgs) -> Result<ExitCode, Failure> {
     touched.push(lib.clone());
     touched.push(dir.join("src/actions/mod.rs"));
     format_files(&touched);
+    if !args.no_record && dir.join("tests/snapshots.rs").exists() {
+        record_snapshots(&root, slug)?;
+    }
     println!(
         "registered {} in {} and {}",
         action.key,
@@ -1017,7 +1053,7 @@ mod tests {
             let names = destination_names("acme", None).unwrap();
             let actions = vec![action_names("sendEvent", None, "Acme").unwrap()];
             let files = scaffold(dir.path(), &names, auth, &actions).unwrap();
-            assert_eq!(files.len(), 5);
+            assert_eq!(files.len(), 6);
             for f in files {
                 let text = std::fs::read_to_string(&f).unwrap();
                 assert!(!text.contains("{{"), "{auth:?} {}: {text}", f.display());

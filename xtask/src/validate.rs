@@ -205,10 +205,10 @@ fn check_action(c: &mut Checker, dest: &str, action: &ActionInfo) {
     for (key, field) in &action.fields {
         let field_at = format!("{at}/{key}");
         check_field(c, &field_at, key, field, 0);
-        if field.is_required() && field.default.is_none() {
+        if field.is_required() && field.default.is_none() && !picked_by_the_user(field) {
             c.add(
                 &field_at,
-                "required but has no default mapping: every subscription must map it by hand",
+                "required but has no default mapping (nor choices to pick from): every subscription must map it by hand",
             );
         }
         if field.dynamic == Some(true) && !serves_dynamic(action, key) {
@@ -268,6 +268,12 @@ fn check_fql(c: &mut Checker, at: &str, what: &str, fql: &str) {
             }
         }
     }
+}
+
+/// Whether the user fills the field by picking a value when subscribing (choices, or a
+/// dynamic list from the partner) rather than from the event.
+fn picked_by_the_user(field: &InputField) -> bool {
+    field.choices.as_ref().is_some_and(|c| !c.is_empty()) || field.dynamic == Some(true)
 }
 
 /// Whether the action serves a dynamic field for `key` (`key`, `key.__keys__`,

@@ -256,9 +256,12 @@ macro_rules! entry {
     };
 }
 
-/// Every destination of the workspace.
+/// Every destination of the workspace (one line each: `new-destination` edits this block).
+#[rustfmt::skip]
 pub static DESTINATIONS: &[Entry] = &[
     // BEGIN DESTINATIONS (managed by `cargo xtask new-destination`: one `entry!` line each)
+    entry!("linkedin-audiences", linkedin_audiences::LinkedinAudiences::new()),
+    entry!("linkedin-conversions", linkedin_conversions::LinkedInConversions::new()),
     // END DESTINATIONS
 ];
 
