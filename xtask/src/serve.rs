@@ -11,7 +11,8 @@
 //! - `POST /{destination}/authentication` (also `/authenticate`) — body `{"settings"}`: runs
 //!   the destination's test authentication;
 //! - `POST /{destination}/{action}/hooks/{hook}` — body `{"settings", "inputs", "outputs"}`;
-//! - `POST /{destination}/{action}/dynamic/{field}` — body `{"settings", "payload"}`.
+//! - `POST /{destination}/{action}/dynamic/{field}` — body `{"settings", "payload", "inputs"}`
+//!   (`inputs`: the hook inputs chosen so far, for a hook input's dynamic field).
 //!
 //! Runs that reach the destination answer 200 whether or not the destination failed (the error
 //! is in the body); a body that is not what the route takes answers 400, an unknown destination or
@@ -292,7 +293,7 @@ async fn index(State(state): State<Arc<ServeState>>) -> Response {
                 "POST /{destination}/authentication  {settings}",
                 "POST /{destination}/{action}  {event | events | payload, settings, mapping, features}",
                 "POST /{destination}/{action}/hooks/{hook}  {settings, inputs, outputs}",
-                "POST /{destination}/{action}/dynamic/{field}  {settings, payload}",
+                "POST /{destination}/{action}/dynamic/{field}  {settings, payload, inputs}",
             ],
         }),
     )
@@ -467,10 +468,11 @@ async fn run_dynamic(
     let body = parse_body(&body)?;
     let settings = object_member(&body, "settings")?;
     let payload = object_member(&body, "payload")?;
+    let inputs = object_member(&body, "inputs")?;
     let call = Call::new(&body);
     let r = served
         .runtime
-        .execute_dynamic_field(&action, &field, &settings, &payload, &call.opts)
+        .execute_hook_dynamic_field(&action, &field, &settings, &payload, &inputs, &call.opts)
         .await
         .and_then(|d| to_json(&d));
     Ok(call.finish("result", r))

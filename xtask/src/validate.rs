@@ -135,6 +135,9 @@ pub fn check_destination(name: &str, info: &DestinationInfo) -> Vec<Problem> {
             ),
         );
     }
+    if def.description.trim().is_empty() {
+        c.add(name, "the destination has no description");
+    }
     if info.actions.is_empty() {
         c.add(name, "the destination has no actions");
     }
@@ -385,13 +388,22 @@ fn check_literal_default(c: &mut Checker, at: &str, field: &InputField) {
     }
 }
 
-/// Whether a value is (or contains) a mapping directive (`@path`, `@template`, …).
+/// Whether a value is (or contains) a mapping directive (`@path`, `@template`, …); a value
+/// nested deeper than [`MAX_DEPTH`] counts as one (it is not checked as a literal).
 fn is_directive(v: &Value) -> bool {
-    match v {
-        Value::Object(o) => o.keys().any(|k| k.starts_with('@')) || o.values().any(is_directive),
-        Value::Array(a) => a.iter().any(is_directive),
-        _ => false,
+    fn walk(v: &Value, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        match v {
+            Value::Object(o) => {
+                o.keys().any(|k| k.starts_with('@')) || o.values().any(|x| walk(x, depth + 1))
+            }
+            Value::Array(a) => a.iter().any(|x| walk(x, depth + 1)),
+            _ => false,
+        }
     }
+    walk(v, 0)
 }
 
 fn fits(t: FieldType, v: &Value) -> bool {
@@ -529,7 +541,7 @@ pub fn is_secret_looking(key: &str) -> bool {
 mod tests {
     use actions_core::action::{ActionDefinition, ActionHookDefinition};
     use actions_core::destination::{AuthScheme, DestinationDefinition};
-    use actions_core::fields::Required;
+    use actions_core::fields::{Choice, Required};
 
     use super::*;
 
@@ -588,6 +600,7 @@ mod tests {
         fields.insert("name".into(), name);
         DestinationInfo {
             definition: DestinationDefinition::new("Acme", "actions-acme", AuthScheme::Custom)
+                .description("Sends events to Acme.")
                 .preset(Preset::Automatic {
                     name: "Track".into(),
                     partner_action: "send".into(),
@@ -637,6 +650,10 @@ mod tests {
         let mut required = field(FieldType::Number, Some("Needed."));
         required.required = Some(Required::Bool(true));
         action.fields.insert("amount".into(), required);
+        let mut picked = field(FieldType::String, Some("Picked from a list."));
+        picked.required = Some(Required::Bool(true));
+        picked.choices = Some(vec![Choice::Value("ADD".into())]);
+        action.fields.insert("operation".into(), picked);
         let mut flag = field(FieldType::Boolean, Some("A flag."));
         flag.default = Some(json!("yes"));
         action.fields.insert("flag".into(), flag);
@@ -702,11 +719,13 @@ mod tests {
         info.actions.clear();
         info.definition.presets.clear();
         info.definition.slug = "Actions Acme".into();
+        info.definition.description = " ".into();
         let got = locations(&check_destination("acme", &info));
         assert_eq!(
             got,
             vec![
                 "acme: slug \"Actions Acme\" is not lower-case kebab-case (e.g. actions-acme)",
+                "acme: the destination has no description",
                 "acme: the destination has no actions"
             ]
         );

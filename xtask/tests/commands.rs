@@ -532,6 +532,44 @@ fn serve_runs_actions_and_authentication_against_the_simulator() {
         "{batch}"
     );
 
+    // Hook input dynamic fields (with the inputs chosen so far) and the hook itself.
+    let (_, accounts) = server.request(
+        "POST",
+        "/linkedin-conversions/streamConversion/dynamic/adAccountId",
+        &json!({"settings": settings}).to_string(),
+    );
+    let labels: Vec<&Value> = accounts["result"]["choices"]
+        .as_array()
+        .map(|c| c.iter().map(|c| &c["value"]).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        labels,
+        [
+            "urn:li:sponsoredAccount:512345678",
+            "urn:li:sponsoredAccount:587654321"
+        ],
+        "{accounts}"
+    );
+    let account = json!({"adAccountId": "urn:li:sponsoredAccount:512345678"});
+    let (_, rules) = server.request(
+        "POST",
+        "/linkedin-conversions/streamConversion/dynamic/conversionRuleId",
+        &json!({"settings": settings, "inputs": account}).to_string(),
+    );
+    assert_eq!(rules["result"]["choices"][0]["value"], "9001", "{rules}");
+    let inputs = json!({
+        "adAccountId": "urn:li:sponsoredAccount:512345678",
+        "conversionRuleId": "9001",
+        "campaignId": ["700000001"],
+    });
+    let (_, hook) = server.request(
+        "POST",
+        "/linkedin-conversions/streamConversion/hooks/onMappingSave",
+        &json!({"settings": settings, "inputs": inputs}).to_string(),
+    );
+    assert_eq!(hook["ok"], true, "{hook}");
+    assert_eq!(hook["result"]["savedData"]["id"], "9001", "{hook}");
+
     // A destination error is a 200 answer with the error; bad requests are 400/404.
     let (status, failed) = server.request(
         "POST",
