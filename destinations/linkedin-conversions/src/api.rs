@@ -15,6 +15,8 @@
 //! );
 //! ```
 
+use std::fmt::Write as _;
+
 use actions_core::action::object_without_nones;
 use actions_core::prelude::*;
 use linkedin_common::API_BASE;
@@ -50,15 +52,12 @@ pub fn encode_uri_component(s: &str) -> String {
         {
             out.push(char::from(b));
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xF)]));
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
 }
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// The Rest.li 2.0 compound key of a campaign ↔ conversion-rule association, as the reference
 /// builds it for batch associations: `(campaign:<enc urn>,conversion:<enc urn>)` where the
@@ -182,6 +181,18 @@ struct BatchBody<'a> {
 }
 
 /// The LinkedIn Conversions API, as the destination calls it.
+///
+/// ```no_run
+/// use actions_core::request::{HttpClient, RequestClient, RequestOptions};
+/// use linkedin_conversions::api::ConversionsApi;
+/// # async fn demo() -> Result<(), actions_core::Error> {
+/// let client = RequestClient::new(HttpClient::new()?, RequestOptions::new());
+/// let rules = ConversionsApi::new(&client)
+///     .get_conversion_rules_list(Some("urn:li:sponsoredAccount:123"))
+///     .await;
+/// println!("{} rules", rules.choices.len());
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct ConversionsApi<'a> {
     client: &'a RequestClient,

@@ -85,6 +85,27 @@ pub fn api_version(features: &Features) -> &'static str {
 }
 
 /// The LinkedIn Conversions API destination. See the crate docs.
+///
+/// Every request made through its client carries the LinkedIn headers, and the bearer token only
+/// when there is one:
+///
+/// ```
+/// use actions_core::prelude::*;
+/// use actions_core::oauth::AuthTokens;
+/// use linkedin_conversions::LinkedInConversions;
+///
+/// let destination = LinkedInConversions::new();
+/// let features = Features::new();
+/// let auth = AuthTokens { access_token: Some("token".into()), ..AuthTokens::default() };
+/// let layer = destination.extend_request(&RequestContext { settings: None, auth: &auth, features: &features });
+/// assert_eq!(layer.headers().get("authorization"), Some("Bearer token"));
+/// assert_eq!(layer.headers().get("linkedin-version"), Some("202603"));
+/// assert_eq!(layer.headers().get("x-restli-protocol-version"), Some("2.0.0"));
+///
+/// let none = AuthTokens::default();
+/// let layer = destination.extend_request(&RequestContext { settings: None, auth: &none, features: &features });
+/// assert_eq!(layer.headers().get("authorization"), None);
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LinkedInConversions;
 

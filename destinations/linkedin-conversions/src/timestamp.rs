@@ -77,22 +77,21 @@ pub fn js_number(s: &str) -> f64 {
     if t.is_empty() {
         return 0.0;
     }
-    let b = t.as_bytes();
-    if b.len() > 2 && b[0] == b'0' {
-        let radix = match b[1] {
-            b'x' | b'X' => Some(16),
-            b'o' | b'O' => Some(8),
-            b'b' | b'B' => Some(2),
-            _ => None,
-        };
-        if let Some(radix) = radix {
-            return radix_integer(&t[2..], radix);
-        }
+    let radix = match t.get(..2) {
+        Some("0x" | "0X") => Some(16),
+        Some("0o" | "0O") => Some(8),
+        Some("0b" | "0B") => Some(2),
+        _ => None,
+    };
+    if let (Some(radix), Some(digits)) = (radix, t.get(2..)) {
+        return radix_integer(digits, radix);
     }
-    let (sign, unsigned) = match b[0] {
-        b'+' => (1.0, &t[1..]),
-        b'-' => (-1.0, &t[1..]),
-        _ => (1.0, t),
+    let (sign, unsigned) = if let Some(rest) = t.strip_prefix('+') {
+        (1.0, rest)
+    } else if let Some(rest) = t.strip_prefix('-') {
+        (-1.0, rest)
+    } else {
+        (1.0, t)
     };
     if unsigned == "Infinity" {
         return sign * f64::INFINITY;

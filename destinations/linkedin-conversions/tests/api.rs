@@ -47,6 +47,7 @@ fn hook_json(result: &HookResult) -> Value {
     serde_json::to_value(result).expect("hook result serialises")
 }
 
+/// Reference 7.5 #1.
 #[tokio::test]
 async fn update_conversion_rule_sends_the_changed_values() {
     let (mut server, client) = bare_client().await;
@@ -85,6 +86,7 @@ async fn update_conversion_rule_sends_the_changed_values() {
     );
 }
 
+/// Reference 7.5 #2.
 #[tokio::test]
 async fn create_conversion_rule_posts_the_rule_in_the_reference_key_order() {
     let (mut server, client) = bare_client().await;
@@ -126,6 +128,7 @@ async fn create_conversion_rule_posts_the_rule_in_the_reference_key_order() {
     );
 }
 
+/// Reference 7.5 #3.
 #[tokio::test]
 async fn update_with_an_existing_rule_id_verifies_that_rule() {
     let (mut server, client) = bare_client().await;
@@ -161,6 +164,7 @@ async fn update_with_an_existing_rule_id_verifies_that_rule() {
     );
 }
 
+/// Reference 7.5 #4.
 #[tokio::test]
 async fn update_failure_keeps_the_saved_rule_and_reports_the_status_text() {
     let (mut server, client) = bare_client().await;
@@ -188,6 +192,7 @@ async fn update_failure_keeps_the_saved_rule_and_reports_the_status_text() {
     );
 }
 
+/// Reference 7.5 #5.
 #[tokio::test]
 async fn get_ad_accounts_lists_account_urns() {
     let (mut server, client) = bare_client().await;
@@ -209,6 +214,7 @@ async fn get_ad_accounts_lists_account_urns() {
     );
 }
 
+/// Reference 7.5 #6.
 #[tokio::test]
 async fn get_conversion_rules_list_keeps_enabled_conversions_api_rules() {
     let (mut server, client) = bare_client().await;
@@ -240,6 +246,7 @@ async fn get_conversion_rules_list_keeps_enabled_conversions_api_rules() {
     );
 }
 
+/// Reference 7.5 #7.
 #[tokio::test]
 async fn get_campaigns_list_uses_the_restli_search_query() {
     let (mut server, client) = bare_client().await;

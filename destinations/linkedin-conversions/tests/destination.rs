@@ -31,6 +31,7 @@ fn refresh_settings(refresh_token: &str) -> Value {
 
 const TOKEN_ANSWER: &str = r#"{"access_token":"new_token","expires_in":5183999,"refresh_token":"refresh_token","refresh_token_expires_in":31535960,"scope":"r_basicprofile,rw_ads,rw_conversions"}"#;
 
+/// Reference 7.4 #1.
 #[tokio::test]
 async fn test_authentication_succeeds_with_a_valid_token() {
     let mut t = harness().await;
@@ -50,6 +51,7 @@ async fn test_authentication_succeeds_with_a_valid_token() {
     me.assert_async().await;
 }
 
+/// Reference 7.4 #2.
 #[tokio::test]
 async fn test_authentication_without_oauth_asks_to_authenticate() {
     let mut t = harness().await;
@@ -60,6 +62,7 @@ async fn test_authentication_without_oauth_asks_to_authenticate() {
     );
 }
 
+/// Reference 7.4 #3.
 #[tokio::test]
 async fn test_authentication_with_an_invalid_token_asks_to_reauthenticate() {
     let mut t = harness().await;
@@ -90,6 +93,7 @@ async fn test_authentication_surfaces_other_http_errors_with_their_status() {
     );
 }
 
+/// Reference 7.4 #4.
 #[tokio::test]
 async fn refresh_access_token_uses_the_environment_credentials() {
     let mut t = harness_with(config(NOW, &ENV)).await;
@@ -116,6 +120,7 @@ async fn refresh_access_token_uses_the_environment_credentials() {
     assert_eq!(tokens, RefreshedTokens::access("new_token"));
 }
 
+/// Reference 7.4 #5.
 #[tokio::test]
 async fn refresh_access_token_without_a_client_id_fails() {
     let mut t = harness_with(config(NOW, &ENV[1..])).await;
@@ -128,6 +133,7 @@ async fn refresh_access_token_without_a_client_id_fails() {
     assert_eq!(err.status(), Some(500));
 }
 
+/// Reference 7.4 #6.
 #[tokio::test]
 async fn refresh_access_token_without_a_client_secret_fails() {
     let mut t = harness_with(config(NOW, &ENV[..1])).await;
@@ -139,6 +145,7 @@ async fn refresh_access_token_without_a_client_secret_fails() {
     assert_eq!(err.code(), Some("OAUTH_REFRESH_FAILED"));
 }
 
+/// Reference 7.4 #7.
 #[tokio::test]
 async fn refresh_access_token_without_a_refresh_token_fails() {
     let mut t = harness_with(config(NOW, &ENV)).await;

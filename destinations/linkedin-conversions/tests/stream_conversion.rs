@@ -139,6 +139,7 @@ async fn mock_events(
 // ---------------------------------------------------------------------------------------------
 // perform
 
+/// Reference 7.6 #1.
 #[tokio::test]
 async fn sends_a_conversion_with_a_hashed_email() {
     let mut t = harness().await;
@@ -167,6 +168,7 @@ async fn sends_a_conversion_with_a_hashed_email() {
     assert_eq!(body_json(&ex[0]), el_e());
 }
 
+/// Reference 7.6 #2.
 #[tokio::test]
 async fn sends_conversion_value_and_user_info() {
     let mut t = harness().await;
@@ -217,6 +219,7 @@ async fn external_ids_body(external_ids: Value) -> Value {
     body_json(&ex[0])
 }
 
+/// Reference 7.6 #3.
 #[tokio::test]
 async fn sends_external_ids() {
     let body = external_ids_body(json!(["external_id_12345"])).await;
@@ -224,18 +227,21 @@ async fn sends_external_ids() {
     assert_eq!(body["user"]["userIds"], json!([h1()]));
 }
 
+/// Reference 7.6 #4.
 #[tokio::test]
 async fn sends_an_external_id_given_as_a_string() {
     let body = external_ids_body(json!("external_id_12345")).await;
     assert_eq!(body["user"]["externalIds"], json!(["external_id_12345"]));
 }
 
+/// Reference 7.6 #5.
 #[tokio::test]
 async fn sends_only_the_first_external_id() {
     let body = external_ids_body(json!(["external_id_12345", "external_id_67890"])).await;
     assert_eq!(body["user"]["externalIds"], json!(["external_id_12345"]));
 }
 
+/// Reference 7.6 #6.
 #[tokio::test]
 async fn batches_events_in_one_batch_create_request() {
     let mut t = harness().await;
@@ -290,6 +296,7 @@ async fn batches_events_in_one_batch_create_request() {
     assert_eq!(statuses, [201, 201]);
 }
 
+/// Reference 7.6 #7.
 #[tokio::test]
 async fn default_mappings_send_value_event_id_and_email() {
     let mut t = harness().await;
@@ -319,6 +326,7 @@ async fn default_mappings_send_value_event_id_and_email() {
     );
 }
 
+/// Reference 7.6 #8.
 #[tokio::test]
 async fn rejects_a_timestamp_older_than_90_days() {
     let mut t = harness().await;
@@ -341,6 +349,7 @@ async fn rejects_a_timestamp_older_than_90_days() {
     );
 }
 
+/// Reference 7.6 #9.
 #[tokio::test]
 async fn rejects_a_payload_without_identifiers() {
     let mut t = harness().await;
@@ -359,6 +368,7 @@ async fn rejects_a_payload_without_identifiers() {
     );
 }
 
+/// Reference 7.6 #10.
 #[tokio::test]
 async fn lower_cases_the_email_before_hashing() {
     let mut t = harness().await;
@@ -395,6 +405,7 @@ async fn user_info_error(user_info: Value) -> Error {
     .unwrap_err()
 }
 
+/// Reference 7.6 #11.
 #[tokio::test]
 async fn rejects_user_info_without_first_and_last_name() {
     let err =
@@ -406,6 +417,7 @@ async fn rejects_user_info_without_first_and_last_name() {
     );
 }
 
+/// Reference 7.6 #12.
 #[tokio::test]
 async fn rejects_user_info_without_first_name() {
     let err = user_info_error(json!({"lastName": {"@path": "$.context.traits.lastName"}})).await;
@@ -416,6 +428,7 @@ async fn rejects_user_info_without_first_name() {
     );
 }
 
+/// Reference 7.6 #13.
 #[tokio::test]
 async fn rejects_user_info_without_last_name() {
     let err = user_info_error(json!({"firstName": {"@path": "$.context.traits.firstName"}})).await;
@@ -426,6 +439,7 @@ async fn rejects_user_info_without_last_name() {
     );
 }
 
+/// Reference 7.6 #14.
 #[tokio::test]
 async fn passes_an_already_hashed_email_through() {
     let mut t = harness().await;
@@ -445,6 +459,7 @@ async fn passes_an_already_hashed_email_through() {
     assert_eq!(body_json(&ex[0])["user"]["userIds"], json!([h1()]));
 }
 
+/// Reference 7.6 #15.
 #[tokio::test]
 async fn conversion_rules_field_needs_an_ad_account() {
     let mut t = harness().await;
@@ -466,6 +481,7 @@ async fn conversion_rules_field_needs_an_ad_account() {
     );
 }
 
+/// Reference 7.6 #16.
 #[tokio::test]
 async fn campaigns_field_needs_an_ad_account() {
     let mut t = harness().await;
@@ -498,12 +514,14 @@ async fn version_sent(options: TestOptions) -> Option<String> {
     ex[0].request.header("linkedin-version").map(str::to_string)
 }
 
+/// Reference 7.6 #17.
 #[tokio::test]
 async fn sends_the_stable_api_version_without_features() {
     let version = version_sent(TestOptions::event(event_e())).await;
     assert_eq!(version.as_deref(), Some("202603"));
 }
 
+/// Reference 7.6 #18.
 #[tokio::test]
 async fn sends_the_canary_api_version_with_the_canary_flag() {
     let version =
@@ -512,6 +530,7 @@ async fn sends_the_canary_api_version_with_the_canary_flag() {
     assert_eq!(version.as_deref(), Some("202603"));
 }
 
+/// Reference 7.6 #19.
 #[tokio::test]
 async fn accepts_an_epoch_millisecond_string_timestamp() {
     let mut t = harness().await;
@@ -531,6 +550,7 @@ async fn accepts_an_epoch_millisecond_string_timestamp() {
     );
 }
 
+/// Reference 7.6 #20.
 #[tokio::test]
 async fn accepts_an_epoch_millisecond_string_one_day_old() {
     let mut t = harness().await;
@@ -581,16 +601,19 @@ async fn uses_saved_rule(rule_id: &str) {
     );
 }
 
+/// Reference 7.6 #21.
 #[tokio::test]
 async fn uses_the_saved_rule_123456_without_creating_one() {
     uses_saved_rule("123456").await;
 }
 
+/// Reference 7.6 #22.
 #[tokio::test]
 async fn uses_the_saved_rule_existing123_without_creating_one() {
     uses_saved_rule("existing123").await;
 }
 
+/// Reference 7.6 #23.
 #[tokio::test]
 async fn uses_the_saved_rule_789456_without_creating_one() {
     uses_saved_rule("789456").await;
@@ -611,6 +634,7 @@ async fn run_hook(
     serde_json::to_value(r).expect("serialises")
 }
 
+/// Reference 7.6 #24.
 #[tokio::test]
 async fn hook_lists_every_missing_field_for_a_new_rule() {
     let mut t = harness().await;
@@ -629,6 +653,7 @@ async fn hook_lists_every_missing_field_for_a_new_rule() {
     );
 }
 
+/// Reference 7.6 #25.
 #[tokio::test]
 async fn hook_lists_the_remaining_missing_fields() {
     let mut t = harness().await;
@@ -644,6 +669,7 @@ async fn hook_lists_the_remaining_missing_fields() {
     );
 }
 
+/// Reference 7.6 #26.
 #[tokio::test]
 async fn hook_uses_an_existing_rule() {
     let mut t = harness().await;
@@ -677,6 +703,7 @@ async fn hook_uses_an_existing_rule() {
     );
 }
 
+/// Reference 7.6 #27.
 #[tokio::test]
 async fn hook_updates_the_previous_rule_even_without_changes() {
     let mut t = harness().await;
@@ -708,6 +735,7 @@ async fn hook_updates_the_previous_rule_even_without_changes() {
     );
 }
 
+/// Reference 7.6 #28.
 #[tokio::test]
 async fn hook_creates_a_new_rule() {
     let mut t = harness().await;
@@ -743,6 +771,7 @@ async fn hook_creates_a_new_rule() {
     );
 }
 
+/// Reference 7.6 #29.
 #[tokio::test]
 async fn hook_needs_an_ad_account_to_create_a_rule() {
     let mut t = harness().await;
@@ -806,6 +835,7 @@ fn validation_node(message: &str) -> Value {
 
 const STALE: &str = "Timestamp should be within the past 90 days.";
 
+/// Reference 7.6 #30.
 #[tokio::test]
 async fn batch_sends_only_valid_events_and_reports_stale_ones() {
     let (nodes, ex, _t) = batch(
@@ -818,6 +848,7 @@ async fn batch_sends_only_valid_events_and_reports_stale_ones() {
     assert_eq!(nodes[1], validation_node(STALE));
 }
 
+/// Reference 7.6 #31.
 #[tokio::test]
 async fn batch_of_only_invalid_events_sends_nothing() {
     let (nodes, ex, _t) = batch(
@@ -829,6 +860,7 @@ async fn batch_of_only_invalid_events_sends_nothing() {
     assert_eq!(nodes, [validation_node(STALE), validation_node(STALE)]);
 }
 
+/// Reference 7.6 #32.
 #[tokio::test]
 async fn batch_reports_events_without_identifiers() {
     let no_ids = json!({"type": "track", "timestamp": NOW.to_string(), "context": {"traits": {}}});
@@ -841,6 +873,7 @@ async fn batch_reports_events_without_identifiers() {
     );
 }
 
+/// Reference 7.6 #33.
 #[tokio::test]
 async fn batch_keeps_results_in_event_order() {
     let (nodes, ex, _t) = batch(
@@ -857,6 +890,7 @@ fn destination_error(status: u16, errortype: &str, message: &str, sent: Value) -
     json!({"status": status, "errortype": errortype, "errormessage": message, "sent": sent, "errorreporter": "DESTINATION"})
 }
 
+/// Reference 7.6 #34.
 #[tokio::test]
 async fn batch_reports_a_401_per_event_without_throwing() {
     let (nodes, _ex, _t) = batch(
@@ -875,6 +909,7 @@ async fn batch_reports_a_401_per_event_without_throwing() {
     );
 }
 
+/// Reference 7.6 #35.
 #[tokio::test]
 async fn batch_reports_a_401_for_every_event() {
     let (nodes, _ex, _t) = batch(
@@ -893,6 +928,7 @@ async fn batch_reports_a_401_for_every_event() {
     );
 }
 
+/// Reference 7.6 #36.
 #[tokio::test]
 async fn batch_reports_validation_and_401_side_by_side() {
     let (nodes, _ex, _t) = batch(
@@ -907,6 +943,7 @@ async fn batch_reports_validation_and_401_side_by_side() {
     );
 }
 
+/// Reference 7.6 #37.
 #[tokio::test]
 async fn batch_reports_rate_limiting_per_event() {
     let (nodes, _ex, _t) = batch(
@@ -922,6 +959,7 @@ async fn batch_reports_rate_limiting_per_event() {
     }
 }
 
+/// Reference 7.6 #38.
 #[tokio::test]
 async fn batch_reports_linkedins_error_body() {
     let (nodes, _ex, _t) = batch(
@@ -943,6 +981,7 @@ async fn batch_reports_linkedins_error_body() {
     );
 }
 
+/// Reference 7.6 #39.
 #[tokio::test]
 async fn batch_reports_a_server_error_with_what_was_sent() {
     let (nodes, _ex, _t) = batch(
@@ -961,6 +1000,7 @@ async fn batch_reports_a_server_error_with_what_was_sent() {
     );
 }
 
+/// Reference 7.6 #40.
 #[tokio::test]
 async fn batch_reports_a_server_error_for_every_event() {
     let (nodes, _ex, _t) = batch(
@@ -973,6 +1013,7 @@ async fn batch_reports_a_server_error_for_every_event() {
     assert!(nodes.iter().all(|n| n["errorreporter"] == "DESTINATION"));
 }
 
+/// Reference 7.6 #41.
 #[tokio::test]
 async fn batch_fails_as_a_whole_on_a_connection_error() {
     // A port nothing listens on.

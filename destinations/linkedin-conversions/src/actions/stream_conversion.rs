@@ -407,6 +407,25 @@ fn lowercase(s: &str) -> String {
 /// One conversion event as LinkedIn takes it (the body of a single POST, or one batch element),
 /// keys in the reference's order; the mapped `conversionValue` and `userInfo` objects move in
 /// unchanged (their key order is the mapping's).
+///
+/// ```
+/// use linkedin_conversions::actions::stream_conversion::{conversion_element, validate};
+/// use linkedin_conversions::timestamp::conversion_time;
+///
+/// let payload = serde_json::from_value(serde_json::json!({
+///     "conversionHappenedAt": "1714813600000",
+///     "email": "Nick@Twilio.com",
+///     "conversionValue": {"currencyCode": "USD", "amount": "100"}
+/// })).unwrap();
+/// let now = 1_714_900_000_000;
+/// let time = validate(&payload, conversion_time("1714813600000"), now).unwrap();
+/// let element = conversion_element("1234", time, payload);
+/// assert_eq!(element.to_string(), concat!(
+///     r#"{"conversion":"urn:lla:llaPartnerConversion:1234","conversionHappenedAt":1714813600000,"#,
+///     r#""conversionValue":{"currencyCode":"USD","amount":"100"},"#,
+///     r#""user":{"userIds":[{"idType":"SHA256_EMAIL","#,
+///     r#""idValue":"e290e11fef012fc831059c96e9186cda491dd0b259641815f23463cb4c54b7e1"}]}}"#));
+/// ```
 pub fn conversion_element(rule_id: &str, time: i64, payload: StreamConversionPayload) -> Value {
     let id = |kind: &str, value: String| json!({"idType": kind, "idValue": value});
     let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
@@ -484,6 +503,16 @@ fn error_summary(e: &Error) -> String {
 }
 
 /// The `streamConversion` action.
+///
+/// ```
+/// use actions_core::prelude::*;
+/// use linkedin_conversions::{Settings, StreamConversion};
+///
+/// let definition = Action::<Settings>::definition(&StreamConversion);
+/// assert_eq!(definition.key, "streamConversion");
+/// assert_eq!(definition.default_subscription.as_deref(), Some("type = \"track\""));
+/// assert!(Action::<Settings>::supports_batch(&StreamConversion));
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StreamConversion;
 
