@@ -1,6 +1,8 @@
 //! `new-destination` and `new-action` end to end: scaffold into a temporary copy of the
 //! workspace, then `cargo test` the new crates there. The copy keeps every file's modification
-//! time and builds into this workspace's target directory, so only the new crates compile.
+//! time and builds into a target directory seeded from this workspace's (compiled artifacts
+//! hard-linked, cargo's bookkeeping copied), so only the new crates compile, and nothing the
+//! copy rebuilds can replace an artifact of this workspace's build.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,34 +40,88 @@ fn copy_tree(from: &Path, to: &Path) {
         if kind.is_dir() {
             copy_tree(&src, &dst);
         } else if kind.is_file() {
-            std::fs::copy(&src, &dst).unwrap();
-            let modified = entry.metadata().unwrap().modified().unwrap();
-            std::fs::File::options()
-                .write(true)
-                .open(&dst)
-                .unwrap()
-                .set_modified(modified)
-                .unwrap();
+            copy_file(&src, &dst);
         }
     }
 }
 
-/// A copy of what the build needs: the manifests, the lock file and the member crates.
+/// Copies a file, keeping its modification time.
+fn copy_file(src: &Path, dst: &Path) {
+    std::fs::copy(src, dst).unwrap();
+    let modified = std::fs::metadata(src).unwrap().modified().unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(dst)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+}
+
+/// Seeds `to` (a profile directory such as `<target>/debug`) from `from`: files rustc and the
+/// linker replace (libraries, objects, build-script binaries) are hard-linked, files cargo or
+/// build scripts rewrite in place (fingerprints, dep-info, build outputs) are copied. Test
+/// executables in `deps/` are left out.
+fn seed_target(from: &Path, to: &Path) {
+    fn walk(from: &Path, to: &Path, in_deps: bool) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let (src, dst) = (entry.path(), to.join(entry.file_name()));
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                walk(&src, &dst, in_deps);
+                continue;
+            }
+            if !kind.is_file() {
+                continue;
+            }
+            let ext = src.extension().and_then(|e| e.to_str()).unwrap_or("");
+            let replaced_by_rustc = matches!(ext, "rlib" | "rmeta" | "so");
+            let executable = {
+                use std::os::unix::fs::PermissionsExt;
+                entry.metadata().unwrap().permissions().mode() & 0o111 != 0
+            };
+            if in_deps && executable && ext.is_empty() {
+                continue;
+            }
+            if replaced_by_rustc || (executable && ext.is_empty()) {
+                if std::fs::hard_link(&src, &dst).is_err() {
+                    copy_file(&src, &dst);
+                }
+            } else {
+                copy_file(&src, &dst);
+            }
+        }
+    }
+    for sub in ["deps", "build", ".fingerprint"] {
+        if from.join(sub).is_dir() {
+            walk(&from.join(sub), &to.join(sub), sub == "deps");
+        }
+    }
+}
+
+/// A copy of what the build needs (the manifests, the lock file and the member crates) with
+/// its own seeded target directory, `<copy>/target`.
 fn copy_workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = workspace();
     for file in ["Cargo.toml", "Cargo.lock"] {
-        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
+        copy_file(&root.join(file), &dir.path().join(file));
     }
     for sub in ["core", "testkit", "xtask", "destinations"] {
         copy_tree(&root.join(sub), &dir.path().join(sub));
     }
+    seed_target(
+        &target_dir().join("debug"),
+        &dir.path().join("target/debug"),
+    );
     dir
 }
 
 fn xtask(root: &Path) -> Xtask {
     let mut cmd = Xtask::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.current_dir(root).env("CARGO_TARGET_DIR", target_dir());
+    cmd.current_dir(root)
+        .env("CARGO_TARGET_DIR", root.join("target"));
     cmd
 }
 
@@ -78,7 +134,7 @@ fn cargo_test(root: &Path, packages: &[&str], insta_update: &str) -> String {
     }
     let out = cmd
         .current_dir(root)
-        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_TARGET_DIR", root.join("target"))
         .env("INSTA_UPDATE", insta_update)
         .output()
         .unwrap();
