@@ -677,3 +677,39 @@ pub async fn replay_case<D: Destination>(destination: D, case: &GoldenCase) -> V
     errs.extend(compare_outcome(case, &out));
     errs
 }
+
+/// Replays every case of `dir` recorded for `destination` (the crate slug, e.g.
+/// `linkedin-conversions`) with destinations made by `make`. Returns how many cases ran, or a
+/// report naming every failing case with its differences.
+pub async fn replay_all<D: Destination>(
+    dir: &Path,
+    destination: &str,
+    make: impl Fn() -> D,
+) -> Result<usize, String> {
+    let cases = GoldenCase::load_dir(dir)?;
+    let ours: Vec<_> = cases
+        .into_iter()
+        .filter(|(_, c)| c.destination() == destination)
+        .collect();
+    let mut failures = Vec::new();
+    for (file, case) in &ours {
+        let problems = replay_case(make(), case).await;
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{file} ({}):\n    {}",
+                case.name(),
+                problems.join("\n    ")
+            ));
+        }
+    }
+    if failures.is_empty() {
+        Ok(ours.len())
+    } else {
+        Err(format!(
+            "{} of {} golden cases of {destination} failed:\n{}",
+            failures.len(),
+            ours.len(),
+            failures.join("\n")
+        ))
+    }
+}
