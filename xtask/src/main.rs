@@ -1,12 +1,22 @@
 //! `cargo xtask <command>`: the destination author's toolbox.
+//!
+//! Exit status: 0 on success, 1 on a user error (one line on stderr naming what was wrong, or
+//! the problems `validate` found), 2 on a usage error (clap).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use destination_registry::Registry;
 
+mod execute;
 mod fql_cmd;
+mod manifest;
 mod mapping_cmd;
+mod scaffold;
 mod schema_cmd;
+mod serve;
+mod util;
+mod validate;
 
 /// The destination author's command line.
 #[derive(Parser)]
@@ -18,6 +28,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scaffold a destination crate in destinations/<slug>/ and register it.
+    NewDestination(scaffold::NewDestinationArgs),
+    /// Add an action to a destination made by new-destination.
+    NewAction(scaffold::NewActionArgs),
+    /// Check every registered destination (mappings, subscriptions, presets, fields, settings).
+    Validate(validate::ValidateArgs),
+    /// Print (or write) the JSON manifest of every destination.
+    Manifest(manifest::ManifestArgs),
+    /// Serve destinations over HTTP to try them locally.
+    Serve(serve::ServeArgs),
+    /// Run events (or a golden case) through an action and print one JSON line.
+    Execute(execute::ExecuteArgs),
     /// Mapping kit commands.
     Mapping {
         #[command(subcommand)]
@@ -37,9 +59,23 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Mapping { cmd } => mapping_cmd::run(cmd),
-        Command::Subscription { cmd } => fql_cmd::run(cmd),
-        Command::Schema { cmd } => schema_cmd::run(cmd),
+    let registry = Registry::builtin();
+    let (name, result) = match cli.command {
+        Command::NewDestination(args) => ("new-destination", scaffold::new_destination(&args)),
+        Command::NewAction(args) => ("new-action", scaffold::new_action(&args)),
+        Command::Validate(args) => ("validate", validate::run(&args, &registry)),
+        Command::Manifest(args) => ("manifest", manifest::run(&args, &registry)),
+        Command::Serve(args) => ("serve", serve::run(&args, &registry)),
+        Command::Execute(args) => ("execute", execute::run(&args, &registry)),
+        Command::Mapping { cmd } => return mapping_cmd::run(cmd),
+        Command::Subscription { cmd } => return fql_cmd::run(cmd),
+        Command::Schema { cmd } => return schema_cmd::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("xtask {name}: {}", failure.message());
+            ExitCode::FAILURE
+        }
     }
 }
