@@ -44,7 +44,7 @@ use crate::destination::{
     AuthContext, Destination, DestinationDefinition, DynAction, RequestContext,
 };
 use crate::error::{Error, ErrorClass, ValidationIssue, codes};
-use crate::fields::{CompiledSchema, Fields, fields_to_json_schema, remove_empty_values};
+use crate::fields::{CompiledSchema, Fields, fields_to_json_schema};
 use crate::mapping::{Mapping, MappingError};
 use crate::oauth::{AuthTokens, RefreshedTokens, TokenRefresher};
 use crate::outcome::Outcome;
@@ -144,9 +144,9 @@ struct ActionEntry<S: Send + Sync + 'static> {
     action: Arc<dyn DynAction<S>>,
     definition: ActionDefinition,
     fields: Fields,
-    /// The JSON schema (for removeEmptyValues) and its compiled validator; `None` when the
-    /// action has no fields.
-    schema: Option<(Value, CompiledSchema)>,
+    /// The compiled schema (validation and removeEmptyValues); `None` when the action has no
+    /// fields.
+    schema: Option<CompiledSchema>,
     hooks: Vec<ActionHookDefinition>,
     /// The action's default subscription, parsed once (a destination whose default
     /// subscription does not parse cannot be built).
@@ -169,6 +169,8 @@ enum SubscriptionCheck {
 
 /// Settings validated and subscriptions compiled for one raw settings object.
 struct Configured<S> {
+    /// The raw settings this was built from (cache hits are confirmed against it).
+    raw: Value,
     settings: Arc<S>,
     auth: AuthTokens,
     subscriptions: Vec<Arc<CompiledSubscription>>,
@@ -198,6 +200,23 @@ impl<D: Destination> fmt::Debug for DestinationRuntime<D> {
     }
 }
 
+/// FNV-1a: a fast hasher for the settings cache key (hits are confirmed by equality, so the
+/// hash needs speed, not collision resistance).
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 fn hash_json<H: Hasher>(v: &Value, h: &mut H) {
     match v {
         Value::Null => 0u8.hash(h),
@@ -207,7 +226,7 @@ fn hash_json<H: Hasher>(v: &Value, h: &mut H) {
         }
         Value::Number(n) => {
             2u8.hash(h);
-            n.to_string().hash(h);
+            n.as_f64().unwrap_or(f64::NAN).to_bits().hash(h);
         }
         Value::String(s) => {
             3u8.hash(h);
@@ -231,7 +250,7 @@ fn hash_json<H: Hasher>(v: &Value, h: &mut H) {
     }
 }
 
-fn compile_fields(fields: &Fields, what: &str) -> Result<Option<(Value, CompiledSchema)>, Error> {
+fn compile_fields(fields: &Fields, what: &str) -> Result<Option<CompiledSchema>, Error> {
     if fields.is_empty() {
         return Ok(None);
     }
@@ -239,7 +258,7 @@ fn compile_fields(fields: &Fields, what: &str) -> Result<Option<(Value, Compiled
         .map_err(|e| Error::plain(format!("the fields of {what} are invalid: {e}")))?;
     let compiled = CompiledSchema::compile(&schema)
         .map_err(|e| Error::plain(format!("the schema of {what} does not compile: {e}")))?;
-    Ok(Some((schema, compiled)))
+    Ok(Some(compiled))
 }
 
 fn schema_error(e: crate::fields::SchemaValidationError) -> Error {
@@ -281,7 +300,7 @@ impl<D: Destination> DestinationRuntime<D> {
     pub fn with_config(destination: D, config: RuntimeConfig) -> Result<Self, Error> {
         let definition = destination.definition();
         let settings_fields = destination.settings_fields()?;
-        let settings_schema = compile_fields(&settings_fields, "the settings")?.map(|(_, c)| c);
+        let settings_schema = compile_fields(&settings_fields, "the settings")?;
         let mut actions = IndexMap::new();
         for action in destination.actions() {
             let def = action.definition();
@@ -476,11 +495,12 @@ impl<D: Destination> DestinationRuntime<D> {
     }
 
     fn configure(&self, settings: &Value) -> Result<Arc<Configured<D::Settings>>, Error> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
         hash_json(settings, &mut h);
         let key = h.finish();
         if let Ok(cache) = self.configured.lock()
             && let Some(c) = cache.get(&key)
+            && c.raw == *settings
         {
             return Ok(c.clone());
         }
@@ -496,6 +516,7 @@ impl<D: Destination> DestinationRuntime<D> {
             .map(|s| self.compile_subscription(s).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         let configured = Arc::new(Configured {
+            raw: settings.clone(),
             settings: Arc::new(typed),
             auth: AuthTokens::from_settings(settings),
             subscriptions,
@@ -741,8 +762,9 @@ impl<D: Destination> DestinationRuntime<D> {
             .unwrap_or_else(|| Value::Object(Map::new()));
         results.push(ResultEntry::output("Mappings resolved"));
         let payload = match &entry.schema {
-            Some((schema, compiled)) => {
-                let mut payload = remove_empty_values(mapped, schema, true)
+            Some(compiled) => {
+                let mut payload = compiled
+                    .remove_empty_values(mapped, true)
                     .unwrap_or_else(|| Value::Object(Map::new()));
                 compiled
                     .validate(&mut payload, EXEMPT)
@@ -852,8 +874,9 @@ impl<D: Destination> DestinationRuntime<D> {
                 .map_err(mapping_error)?
                 .unwrap_or_else(|| Value::Object(Map::new()));
             let payload = match &entry.schema {
-                Some((schema, compiled)) => {
-                    let mut payload = remove_empty_values(mapped, schema, false)
+                Some(compiled) => {
+                    let mut payload = compiled
+                        .remove_empty_values(mapped, false)
                         .unwrap_or_else(|| Value::Object(Map::new()));
                     if let Err(e) = compiled.validate(&mut payload, EXEMPT) {
                         nodes[i] = Some(MultiStatusNode::rejected(e.message()));
@@ -1025,7 +1048,7 @@ impl<D: Destination> DestinationRuntime<D> {
         } else {
             hook_inputs.clone()
         };
-        if let Some((_, compiled)) = compile_fields(&def.input_fields, &format!("hook {hook}"))? {
+        if let Some(compiled) = compile_fields(&def.input_fields, &format!("hook {hook}"))? {
             compiled
                 .validate(&mut inputs, EXEMPT)
                 .map_err(schema_error)?;
@@ -1263,7 +1286,7 @@ impl<D: Destination> DestinationRuntime<D> {
         } else {
             audience_settings.clone()
         };
-        if let Some((_, compiled)) = compile_fields(&fields, "the audience settings")? {
+        if let Some(compiled) = compile_fields(&fields, "the audience settings")? {
             compiled
                 .validate(&mut value, EXEMPT)
                 .map_err(schema_error)?;

@@ -15,7 +15,7 @@ use actions_testkit::golden::LINKEDIN_ORIGINS;
 use actions_testkit::linkedin_sim::{LinkedInSim, SimConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use linkedin_audiences::actions::update_audience::{UpdateAudiencePayload, user_element};
-use linkedin_audiences::{LinkedinAudiences, Settings};
+use linkedin_audiences::{LinkedInAudiences, Settings};
 use serde_json::Map;
 
 const BATCH: usize = 1_000;
@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
         origins.add(origin, &sim.base_url());
     }
     let runtime = DestinationRuntime::with_config(
-        LinkedinAudiences::new(),
+        LinkedInAudiences::new(),
         RuntimeConfig {
             origins,
             ..RuntimeConfig::default()

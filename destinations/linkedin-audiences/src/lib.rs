@@ -10,10 +10,10 @@
 //!
 //! ```no_run
 //! use actions_core::prelude::*;
-//! use linkedin_audiences::LinkedinAudiences;
+//! use linkedin_audiences::LinkedInAudiences;
 //!
 //! # async fn demo() -> Result<(), Error> {
-//! let runtime = DestinationRuntime::new(LinkedinAudiences::new())?;
+//! let runtime = DestinationRuntime::new(LinkedInAudiences::new())?;
 //! let settings = json!({
 //!     "ad_account_id": "512345678",
 //!     "send_email": true,
@@ -73,12 +73,12 @@ static PROPAGATION_HOOK: LazyLock<AfterResponseHook> = LazyLock::new(token_propa
 
 /// The LinkedIn Audiences destination.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct LinkedinAudiences;
+pub struct LinkedInAudiences;
 
-impl LinkedinAudiences {
+impl LinkedInAudiences {
     /// The destination.
     pub fn new() -> Self {
-        LinkedinAudiences
+        LinkedInAudiences
     }
 }
 
@@ -96,7 +96,7 @@ fn answer_field(response: &Response, key: &str) -> Option<Value> {
 }
 
 #[async_trait]
-impl Destination for LinkedinAudiences {
+impl Destination for LinkedInAudiences {
     type Settings = Settings;
 
     fn definition(&self) -> DestinationDefinition {

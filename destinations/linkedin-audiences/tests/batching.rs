@@ -9,13 +9,13 @@ use actions_testkit::linkedin_sim::{
     CannedResponse, Fault, FaultRule, LinkedInSim, RouteKind, RouteSelector, SegmentType, SimConfig,
 };
 use common::{AUDIENCE_SUBSCRIPTION, SimRun, audience_event, company_event, sim_settings};
-use linkedin_audiences::LinkedinAudiences;
+use linkedin_audiences::LinkedInAudiences;
 use linkedin_audiences::api::MAX_ELEMENTS_PER_REQUEST;
 
 /// The users segment the simulator starts with for `li_test_audience`.
 const SEEDED_USER_SEGMENT: u64 = 546109929;
 
-fn user_settings(run: &SimRun<LinkedinAudiences>) -> Value {
+fn user_settings(run: &SimRun<LinkedInAudiences>) -> Value {
     sim_settings(
         "updateAudience",
         AUDIENCE_SUBSCRIPTION,
@@ -23,7 +23,7 @@ fn user_settings(run: &SimRun<LinkedinAudiences>) -> Value {
     )
 }
 
-fn company_settings(run: &SimRun<LinkedinAudiences>) -> Value {
+fn company_settings(run: &SimRun<LinkedInAudiences>) -> Value {
     let mut mapping = run.default_mapping("updateCompanyAudience");
     mapping["dmp_company_action"] = json!("ADD");
     sim_settings("updateCompanyAudience", "type = \"track\"", mapping)
@@ -52,7 +52,7 @@ fn element_counts(sim: &LinkedInSim, kind: RouteKind) -> Vec<usize> {
 #[tokio::test]
 async fn a_batch_for_two_audiences_sends_one_request_per_segment() {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let events: Vec<Value> = (0..6)
         .map(|i| {
             let audience = if i % 2 == 0 {
@@ -99,7 +99,7 @@ async fn a_batch_for_two_audiences_sends_one_request_per_segment() {
 #[tokio::test]
 async fn a_large_batch_is_split_into_requests_of_5000() {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let total = 2 * MAX_ELEMENTS_PER_REQUEST + 1;
     let events: Vec<Value> = (0..total)
         .map(|i| {
@@ -142,7 +142,7 @@ async fn a_failing_segment_marks_only_its_own_events() {
         .unwrap(),
         Fault::Respond(CannedResponse::status(500)),
     ));
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let events = vec![
         audience_event("Audience Entered", "li_test_audience", "a@x.com"),
         audience_event("Audience Entered", "other_audience", "b@x.com"),
@@ -184,7 +184,7 @@ async fn a_failing_single_request_fails_the_whole_batch_as_the_reference_does() 
         RouteKind::DmpSegmentUsers,
         Fault::Respond(CannedResponse::status(500)),
     ));
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let events = vec![
         audience_event("Audience Entered", "li_test_audience", "a@x.com"),
         audience_event("Audience Exited", "li_test_audience", "b@x.com"),
@@ -201,7 +201,7 @@ async fn a_failing_single_request_fails_the_whole_batch_as_the_reference_does() 
 #[tokio::test]
 async fn a_mismatched_segment_of_several_is_rejected_per_event() {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let mut mismatched = audience_event("Audience Entered", "li_test_audience", "b@x.com");
     mismatched["properties"] = json!({});
     mismatched["context"]["personas"]["computation_key"] = json!("other_key");
@@ -244,7 +244,7 @@ async fn a_mismatched_segment_of_several_is_rejected_per_event() {
 #[tokio::test]
 async fn company_batches_are_split_into_requests_of_5000_companies() {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let total = MAX_ELEMENTS_PER_REQUEST + 1;
     let mut events: Vec<Value> = (0..total)
         .map(|i| company_event("li_company_audience", &format!("company{i}.com")))
@@ -276,7 +276,7 @@ async fn company_segments_are_resolved_and_sent_separately() {
         RouteKind::DmpSegmentCreate,
         Fault::Respond(CannedResponse::status(400)),
     ));
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let events = vec![
         company_event("li_company_audience", "acme.com"),
         company_event("unknown_companies", "globex.com"),

@@ -10,7 +10,7 @@ use actions_core::action::MultiStatusNode;
 use actions_core::prelude::*;
 use actions_testkit::linkedin_sim::{LinkedInSim, RouteKind, SegmentType, SimConfig};
 use common::{AUDIENCE_SUBSCRIPTION, SimRun, audience_event, sim_settings};
-use linkedin_audiences::LinkedinAudiences;
+use linkedin_audiences::LinkedInAudiences;
 use linkedin_common::process_hashing;
 
 const AUDIENCE: &str = "e2e_vip_users";
@@ -26,7 +26,7 @@ fn member_key(i: usize) -> String {
     format!("SHA256_EMAIL:{}", process_hashing(&email(i), None))
 }
 
-async fn send_all(run: &SimRun<LinkedinAudiences>, settings: &Value, events: &[Value]) {
+async fn send_all(run: &SimRun<LinkedInAudiences>, settings: &Value, events: &[Value]) {
     let options = run.options();
     for batch in events.chunks(BATCH) {
         let results = run
@@ -52,7 +52,7 @@ async fn send_all(run: &SimRun<LinkedinAudiences>, settings: &Value, events: &[V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_audience_of_20000_entered_then_5000_exited_leaves_15000_members() {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let settings = sim_settings(
         "updateAudience",
         AUDIENCE_SUBSCRIPTION,

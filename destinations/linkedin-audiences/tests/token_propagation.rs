@@ -12,7 +12,7 @@ use actions_testkit::linkedin_sim::{
     CannedResponse, Fault, FaultRule, LinkedInSim, RouteKind, SimConfig,
 };
 use common::{AUDIENCE_SUBSCRIPTION, SimRun, audience_event, company_event, sim_settings};
-use linkedin_audiences::{LinkedinAudiences, Settings};
+use linkedin_audiences::{LinkedInAudiences, Settings};
 
 async fn sim_with(route: RouteKind, response: CannedResponse) -> LinkedInSim {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
@@ -63,7 +63,7 @@ fn assert_propagation_outcome<D: Destination>(
 #[tokio::test]
 async fn f1_users_post_revoked_token() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let r = run
         .runtime
         .on_event(&user_event(), &user_settings(&run), &run.options())
@@ -76,7 +76,7 @@ async fn f1_users_post_revoked_token() {
 #[tokio::test]
 async fn f1_users_post_revoked_token_in_a_batch() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let events: Vec<Value> = (0..3)
         .map(|i| {
             audience_event(
@@ -98,7 +98,7 @@ async fn f1_users_post_revoked_token_in_a_batch() {
 #[tokio::test]
 async fn f2_users_post_expired_token() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::expired_token()).await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let r = run
         .runtime
         .on_event(&user_event(), &user_settings(&run), &run.options())
@@ -115,7 +115,7 @@ async fn f3_lookup_revoked_token() {
         CannedResponse::revoked_token(),
     )
     .await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let r = run
         .runtime
         .on_event(&user_event(), &user_settings(&run), &run.options())
@@ -134,7 +134,7 @@ async fn f4_companies_post_revoked_token() {
         CannedResponse::revoked_token(),
     )
     .await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let r = run
         .runtime
         .on_event(
@@ -160,7 +160,7 @@ async fn f4_companies_post_revoked_token_in_a_batch() {
         CannedResponse::revoked_token(),
     )
     .await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let events = vec![
         company_event("li_company_audience", "acme.com"),
         company_event("li_company_audience", "globex.com"),
@@ -186,7 +186,7 @@ async fn f5_company_lookup_expired_token() {
         CannedResponse::expired_token(),
     )
     .await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let r = run
         .runtime
         .on_event(
@@ -207,7 +207,7 @@ async fn f5_company_lookup_expired_token() {
 #[tokio::test]
 async fn f5_company_segment_creation_revoked_token() {
     let sim = sim_with(RouteKind::DmpSegmentCreate, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let r = run
         .runtime
         .on_event(
@@ -227,7 +227,7 @@ async fn f5_company_segment_creation_revoked_token() {
 async fn a_failing_refresh_surfaces_as_the_refresh_error() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
     sim.revoke_refresh_token("sim-refresh-token");
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
         .runtime
         .on_event(&user_event(), &user_settings(&run), &run.options())
@@ -258,7 +258,7 @@ async fn n1_other_401_answers_refresh_and_retry_once() {
             FaultRule::new(RouteKind::DmpSegmentUsers, Fault::Respond(answer.clone()))
                 .max_requests(1),
         );
-        let run = SimRun::new(LinkedinAudiences::new(), &sim);
+        let run = SimRun::new(LinkedInAudiences::new(), &sim);
         let results = run
             .runtime
             .on_event(&user_event(), &user_settings(&run), &run.options())
@@ -289,7 +289,7 @@ async fn n1_other_401_answers_refresh_and_retry_once() {
 #[tokio::test]
 async fn n1_unknown_token_on_the_lookup_refreshes_and_retries() {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let mut settings = user_settings(&run);
     settings["oauth"]["access_token"] = json!("stale-token");
     run.runtime
@@ -306,7 +306,7 @@ async fn n1_unknown_token_on_the_lookup_refreshes_and_retries() {
 #[tokio::test]
 async fn n1_a_persistent_401_ends_after_one_retry() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::empty(401)).await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
         .runtime
         .on_event(&user_event(), &user_settings(&run), &run.options())
@@ -330,7 +330,7 @@ async fn n2_a_403_with_the_code_is_not_matched() {
                "message": "Not enough permissions"}),
     );
     let sim = sim_with(RouteKind::DmpSegmentUsers, forbidden.clone()).await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
         .runtime
         .on_event(&user_event(), &user_settings(&run), &run.options())
@@ -342,7 +342,7 @@ async fn n2_a_403_with_the_code_is_not_matched() {
     assert!(sim.state().refresh_requests.is_empty());
 
     let sim = sim_with(RouteKind::DmpSegmentCompanies, forbidden).await;
-    let run = SimRun::new(LinkedinAudiences::new(), &sim);
+    let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
         .runtime
         .on_event(
@@ -358,7 +358,7 @@ async fn n2_a_403_with_the_code_is_not_matched() {
 }
 
 /// The same destination declared with a non-OAuth scheme (as a test destination).
-struct NotOAuth(LinkedinAudiences);
+struct NotOAuth(LinkedInAudiences);
 
 #[async_trait]
 impl Destination for NotOAuth {
@@ -381,7 +381,7 @@ impl Destination for NotOAuth {
 #[tokio::test]
 async fn n3_non_oauth_scheme_gets_the_503_without_a_refresh() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(NotOAuth(LinkedinAudiences::new()), &sim);
+    let run = SimRun::new(NotOAuth(LinkedInAudiences::new()), &sim);
     let e = run
         .runtime
         .on_event(&user_event(), &user_settings(&run), &run.options())

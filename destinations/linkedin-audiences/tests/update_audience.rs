@@ -54,7 +54,7 @@ fn default_options() -> TestOptions {
 
 /// Mocks the lookup of `key` on ad account `ad` answering with `elements`.
 async fn mock_lookup(
-    t: &mut actions_testkit::TestIntegration<linkedin_audiences::LinkedinAudiences>,
+    t: &mut actions_testkit::TestIntegration<linkedin_audiences::LinkedInAudiences>,
     ad: &str,
     key: &str,
     elements: Value,
@@ -69,7 +69,7 @@ async fn mock_lookup(
 }
 
 async fn mock_users(
-    t: &mut actions_testkit::TestIntegration<linkedin_audiences::LinkedinAudiences>,
+    t: &mut actions_testkit::TestIntegration<linkedin_audiences::LinkedInAudiences>,
     segment: &str,
     status: usize,
     body: &str,

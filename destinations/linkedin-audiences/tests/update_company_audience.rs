@@ -7,14 +7,14 @@ use actions_core::ErrorClass;
 use actions_core::prelude::*;
 use actions_testkit::{TestIntegration, TestOptions};
 use common::{JSON, body_json, harness, requests, tokens};
-use linkedin_audiences::LinkedinAudiences;
+use linkedin_audiences::LinkedInAudiences;
 use linkedin_audiences::actions::update_company_audience::to_organization_urn;
 
 const ACTION: &str = "updateCompanyAudience";
 const LOOKUP: &str = "/rest/dmpSegments?q=account&account=urn%3Ali%3AsponsoredAccount%3A12345&sourceSegmentId=aud_key&sourcePlatform=SEGMENT";
 const MEMBERS: &str = "/rest/dmpSegments/dmp_segment_id/companies";
 
-type T = TestIntegration<LinkedinAudiences>;
+type T = TestIntegration<LinkedInAudiences>;
 
 fn settings() -> Value {
     json!({"ad_account_id": "12345", "send_email": true, "send_google_advertising_id": true})

@@ -260,7 +260,7 @@ macro_rules! entry {
 #[rustfmt::skip]
 pub static DESTINATIONS: &[Entry] = &[
     // BEGIN DESTINATIONS (managed by `cargo xtask new-destination`: one `entry!` line each)
-    entry!("linkedin-audiences", linkedin_audiences::LinkedinAudiences::new()),
+    entry!("linkedin-audiences", linkedin_audiences::LinkedInAudiences::new()),
     entry!("linkedin-conversions", linkedin_conversions::LinkedInConversions::new()),
     // END DESTINATIONS
 ];

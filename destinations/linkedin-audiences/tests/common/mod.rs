@@ -11,12 +11,12 @@ use actions_core::runtime::TokenRefreshCallback;
 use actions_testkit::TestIntegration;
 use actions_testkit::golden::LINKEDIN_ORIGINS;
 use actions_testkit::linkedin_sim::LinkedInSim;
-use linkedin_audiences::LinkedinAudiences;
+use linkedin_audiences::LinkedInAudiences;
 use serde_json::Map;
 
 /// The harness with both LinkedIn origins on one strict mock server.
-pub async fn harness() -> TestIntegration<LinkedinAudiences> {
-    TestIntegration::new(LinkedinAudiences::new(), &LINKEDIN_ORIGINS)
+pub async fn harness() -> TestIntegration<LinkedInAudiences> {
+    TestIntegration::new(LinkedInAudiences::new(), &LINKEDIN_ORIGINS)
         .await
         .expect("the harness starts")
 }
