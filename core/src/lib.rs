@@ -17,6 +17,7 @@ pub mod context;
 pub mod destination;
 pub mod error;
 pub mod fields;
+pub mod js;
 pub mod mapping;
 pub mod oauth;
 pub mod outcome;

@@ -1,7 +1,13 @@
 //! JavaScript semantics the reference depends on: `String(number)`, truthiness, `realTypeOf`,
 //! UTF-16 lengths, `Array.prototype.join`, loose `== ''` and `JSON.stringify`.
 
-use serde_json::{Number, Value};
+use serde_json::Value;
+
+pub use crate::js::number_to_string as js_number_to_string;
+pub(crate) use crate::js::{
+    array_index, as_f64 as number_f64, json_number_to_string as number_to_string, truthy,
+    type_name, utf16_len,
+};
 
 use super::error::MappingError;
 use super::value::R;
@@ -9,117 +15,9 @@ use super::value::R;
 /// Nesting bound for the recursive helpers that walk event data (join, stringify, flatten, ...).
 pub(crate) const MAX_VALUE_DEPTH: usize = 512;
 
-/// Formats a number exactly as ECMAScript `Number::toString(10)` does.
-///
-/// ```
-/// use actions_core::mapping::js_number_to_string;
-/// assert_eq!(js_number_to_string(1e21), "1e+21");
-/// assert_eq!(js_number_to_string(0.000001), "0.000001");
-/// assert_eq!(js_number_to_string(1e-7), "1e-7");
-/// assert_eq!(js_number_to_string(-0.0), "0");
-/// assert_eq!(js_number_to_string(1234.5), "1234.5");
-/// ```
-pub fn js_number_to_string(x: f64) -> String {
-    if x.is_nan() {
-        return "NaN".to_owned();
-    }
-    if x == 0.0 {
-        return "0".to_owned();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
-    }
-    let neg = x < 0.0;
-    // Rust's `{:e}` prints the shortest digit string that round-trips, like ECMAScript.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = match sci.split_once('e') {
-        Some(parts) => parts,
-        None => (sci.as_str(), "0"),
-    };
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let e: i64 = exp.parse().unwrap_or(0);
-    let k = digits.len() as i64;
-    let n = e + 1; // position of the decimal point relative to the digits
-    let mut out = String::with_capacity(k as usize + 8);
-    if neg {
-        out.push('-');
-    }
-    if k <= n && n <= 21 {
-        out.push_str(&digits);
-        for _ in 0..(n - k) {
-            out.push('0');
-        }
-    } else if 0 < n && n <= 21 {
-        let (a, b) = digits.split_at(n as usize);
-        out.push_str(a);
-        out.push('.');
-        out.push_str(b);
-    } else if -6 < n && n <= 0 {
-        out.push_str("0.");
-        for _ in 0..(-n) {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    } else {
-        let (a, b) = digits.split_at(1);
-        out.push_str(a);
-        if !b.is_empty() {
-            out.push('.');
-            out.push_str(b);
-        }
-        out.push('e');
-        out.push(if n > 0 { '+' } else { '-' });
-        out.push_str(&(n - 1).abs().to_string());
-    }
-    out
-}
-
-/// `String(n)` for a JSON number (integers beyond 2^53 are first rounded to a double, as
-/// JavaScript's `JSON.parse` would have done).
-pub(crate) fn number_to_string(n: &Number) -> String {
-    if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() < (1u64 << 53)) {
-        return i.to_string();
-    }
-    if let Some(u) = n.as_u64().filter(|u| *u < (1u64 << 53)) {
-        return u.to_string();
-    }
-    js_number_to_string(n.as_f64().unwrap_or(f64::NAN))
-}
-
-/// The number as a double, as JavaScript sees it.
-pub(crate) fn number_f64(n: &Number) -> f64 {
-    n.as_f64().unwrap_or(f64::NAN)
-}
-
-/// JavaScript truthiness of a JSON value.
-pub(crate) fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => {
-            let f = number_f64(n);
-            f != 0.0 && !f.is_nan()
-        }
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
-}
-
 /// JavaScript truthiness of a possibly-missing option (`undefined` is falsy).
 pub(crate) fn truthy_opt(v: Option<&Value>) -> bool {
     v.is_some_and(truthy)
-}
-
-/// The reference's `realTypeOf` (`Object.prototype.toString` tag, lower-cased).
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// `realTypeOf` of a possibly-missing value.
@@ -135,11 +33,6 @@ pub(crate) fn typeof_name(v: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Null | Value::Array(_) | Value::Object(_) => "object",
     }
-}
-
-/// Length of a string in UTF-16 code units (JavaScript's `.length`).
-pub(crate) fn utf16_len(s: &str) -> usize {
-    s.chars().map(char::len_utf16).sum()
 }
 
 /// The string made of the UTF-16 code unit at `index` (JavaScript `s[index]`). A lone surrogate
@@ -173,21 +66,6 @@ pub(crate) fn utf16_units(s: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// Is `key` a canonical array index ("0", "1", ..., not "01" or "+1")?
-pub(crate) fn array_index(key: &str) -> Option<usize> {
-    let b = key.as_bytes();
-    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if b.len() > 1 && b[0] == b'0' {
-        return None;
-    }
-    key.parse::<u64>()
-        .ok()
-        .filter(|n| *n < u64::from(u32::MAX))
-        .and_then(|n| usize::try_from(n).ok())
 }
 
 fn depth_error() -> MappingError {
@@ -386,6 +264,7 @@ fn stringify_r_into(v: &R, out: &mut String, depth: usize) -> Result<(), Mapping
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Number;
     use serde_json::json;
 
     #[test]

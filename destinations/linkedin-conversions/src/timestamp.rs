@@ -25,6 +25,10 @@ pub const MAX_EPOCH_MS: i64 = 4_102_444_800_000;
 /// Ninety days in milliseconds (the oldest conversion LinkedIn accepts).
 pub const NINETY_DAYS_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 
+/// JavaScript's `Number(string)`; `NaN` when the text is not a numeric literal (the framework's
+/// shared implementation).
+pub use actions_core::js::string_to_number as js_number;
+
 /// `Number.MAX_SAFE_INTEGER`.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
@@ -48,113 +52,15 @@ fn is_safe_integer(n: f64) -> bool {
     n.is_finite() && n.trunc() == n && n.abs() <= MAX_SAFE_INTEGER
 }
 
-/// JavaScript's `StrWhiteSpaceChar`: white space and line terminators.
-fn is_js_whitespace(c: char) -> bool {
-    matches!(
-        c,
-        '\u{0009}'
-            | '\u{000A}'
-            | '\u{000B}'
-            | '\u{000C}'
-            | '\u{000D}'
-            | '\u{0020}'
-            | '\u{00A0}'
-            | '\u{1680}'
-            | '\u{2000}'
-            ..='\u{200A}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202F}'
-                | '\u{205F}'
-                | '\u{3000}'
-                | '\u{FEFF}'
-    )
-}
-
-/// JavaScript's `Number(string)`; `NaN` when the text is not a numeric literal.
-pub fn js_number(s: &str) -> f64 {
-    let t = s.trim_matches(is_js_whitespace);
-    if t.is_empty() {
-        return 0.0;
-    }
-    let radix = match t.get(..2) {
-        Some("0x" | "0X") => Some(16),
-        Some("0o" | "0O") => Some(8),
-        Some("0b" | "0B") => Some(2),
-        _ => None,
-    };
-    if let (Some(radix), Some(digits)) = (radix, t.get(2..)) {
-        return radix_integer(digits, radix);
-    }
-    let (sign, unsigned) = if let Some(rest) = t.strip_prefix('+') {
-        (1.0, rest)
-    } else if let Some(rest) = t.strip_prefix('-') {
-        (-1.0, rest)
-    } else {
-        (1.0, t)
-    };
-    if unsigned == "Infinity" {
-        return sign * f64::INFINITY;
-    }
-    if !is_decimal_literal(unsigned.as_bytes()) {
-        return f64::NAN;
-    }
-    // The grammar was checked, so Rust's parser (which also accepts `inf`/`nan`) only ever sees
-    // a decimal literal here.
-    unsigned.parse::<f64>().map_or(f64::NAN, |v| sign * v)
-}
-
-/// `digits [. digits?] [exp]` or `. digits [exp]`, exp = `e|E [+|-] digits`.
-fn is_decimal_literal(b: &[u8]) -> bool {
-    let mut i = 0;
-    let int_digits = count_digits(b, i);
-    i += int_digits;
-    let mut frac_digits = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        frac_digits = count_digits(b, i);
-        i += frac_digits;
-    }
-    if int_digits == 0 && frac_digits == 0 {
-        return false;
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let exp_digits = count_digits(b, i);
-        if exp_digits == 0 {
-            return false;
-        }
-        i += exp_digits;
-    }
-    i == b.len()
-}
-
 fn count_digits(b: &[u8], from: usize) -> usize {
     b.get(from..).map_or(0, |rest| {
         rest.iter().take_while(|c| c.is_ascii_digit()).count()
     })
 }
 
-fn radix_integer(digits: &str, radix: u32) -> f64 {
-    if digits.is_empty() {
-        return f64::NAN;
-    }
-    let mut value = 0.0f64;
-    for c in digits.chars() {
-        match c.to_digit(radix) {
-            Some(d) => value = value * f64::from(radix) + f64::from(d),
-            None => return f64::NAN,
-        }
-    }
-    value
-}
-
 /// Parses an ISO-8601 or RFC 2822 date into epoch milliseconds (`None` = not a date).
 pub fn parse_date(s: &str) -> Option<i64> {
-    let t = s.trim_matches(is_js_whitespace);
+    let t = s.trim_matches(actions_core::js::is_js_whitespace);
     let ms = match parse_iso(t) {
         Some(ms) => ms,
         None => chrono::DateTime::parse_from_rfc2822(t)
