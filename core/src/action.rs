@@ -4,7 +4,7 @@
 //!
 //! A payload is a typed Rust struct (`Deserialize + JsonSchema`); its fields — labels,
 //! descriptions, defaults, requirements — are derived from the type by
-//! [`fields_of`](crate::fields::fields_of), so there is one source of truth.
+//! [`fields_of`](crate::fields::fields_of()), so there is one source of truth.
 //!
 //! ```
 //! use actions_core::prelude::*;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use destination_registry::Registry;
 
+mod bench;
 mod execute;
 mod fql_cmd;
 mod manifest;
@@ -28,7 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Scaffold a destination crate in destinations/<slug>/ and register it.
+    /// Scaffold a destination crate in `destinations/<slug>/` and register it.
     NewDestination(scaffold::NewDestinationArgs),
     /// Add an action to a destination made by new-destination.
     NewAction(scaffold::NewActionArgs),
@@ -55,6 +56,8 @@ enum Command {
         #[command(subcommand)]
         cmd: schema_cmd::SchemaCmd,
     },
+    /// Run the criterion benchmarks (`--smoke`: each once, unoptimised, as CI does).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Manifest(args) => ("manifest", manifest::run(&args, &registry)),
         Command::Serve(args) => ("serve", serve::run(&args, &registry)),
         Command::Execute(args) => ("execute", execute::run(&args, &registry)),
+        Command::Bench(args) => ("bench", bench::run(&args)),
         Command::Mapping { cmd } => return mapping_cmd::run(cmd),
         Command::Subscription { cmd } => return fql_cmd::run(cmd),
         Command::Schema { cmd } => return schema_cmd::run(cmd),

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::util::{Failure, find_workspace_root};
+use crate::util::{Failure, workspace_packages, workspace_root};
 use crate::validate::is_kebab;
 
 const CARGO_TOML: &str = include_str!("../templates/Cargo.toml.tmpl");
@@ -533,31 +533,6 @@ pub struct Settings {
     }
 }
 
-/// Package names of the workspace's crates (`name = "…"` of every member manifest).
-fn package_names(root: &Path) -> Vec<String> {
-    let mut manifests = vec![
-        root.join("core/Cargo.toml"),
-        root.join("testkit/Cargo.toml"),
-        root.join("xtask/Cargo.toml"),
-    ];
-    if let Ok(dirs) = std::fs::read_dir(root.join("destinations")) {
-        manifests.extend(
-            dirs.filter_map(Result::ok)
-                .map(|d| d.path().join("Cargo.toml")),
-        );
-    }
-    manifests
-        .iter()
-        .filter_map(|m| std::fs::read_to_string(m).ok())
-        .filter_map(|text| {
-            text.lines()
-                .find_map(|l| l.trim().strip_prefix("name = \""))
-                .and_then(|rest| rest.split('"').next())
-                .map(str::to_string)
-        })
-        .collect()
-}
-
 fn write_new(path: &Path, text: &str) -> Result<(), Failure> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
@@ -766,17 +741,6 @@ fn record_snapshots(root: &Path, slug: &str) -> Result<(), Failure> {
     }
 }
 
-fn workspace_root(given: Option<&Path>) -> Result<PathBuf, Failure> {
-    match given {
-        Some(dir) => find_workspace_root(dir),
-        None => {
-            let cwd = std::env::current_dir()
-                .map_err(|e| Failure::new(format!("cannot read the current directory: {e}")))?;
-            find_workspace_root(&cwd)
-        }
-    }
-}
-
 fn relative(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
@@ -805,7 +769,10 @@ pub fn new_destination(args: &NewDestinationArgs) -> Result<ExitCode, Failure> {
     if dir.exists() {
         return Err(Failure::new(format!("{} already exists", dir.display())));
     }
-    if package_names(&root).contains(&names.slug) {
+    if workspace_packages(&root)
+        .iter()
+        .any(|(name, _)| *name == names.slug)
+    {
         return Err(Failure::new(format!(
             "a crate named {:?} already exists in the workspace",
             names.slug

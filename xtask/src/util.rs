@@ -155,6 +155,41 @@ pub fn find_workspace_root(start: &Path) -> Result<PathBuf, Failure> {
     )))
 }
 
+/// The workspace root: found from `given` when set, else from the current directory.
+pub fn workspace_root(given: Option<&Path>) -> Result<PathBuf, Failure> {
+    match given {
+        Some(dir) => find_workspace_root(dir),
+        None => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| Failure::new(format!("cannot read the current directory: {e}")))?;
+            find_workspace_root(&cwd)
+        }
+    }
+}
+
+/// The workspace's packages as (name, directory): `core`, `testkit`, `xtask` and every
+/// `destinations/*` crate (the members of the root `Cargo.toml`), by the `name = "…"` of their
+/// manifests.
+pub fn workspace_packages(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut dirs = vec![root.join("core"), root.join("testkit"), root.join("xtask")];
+    if let Ok(entries) = std::fs::read_dir(root.join("destinations")) {
+        let mut more: Vec<PathBuf> = entries.filter_map(Result::ok).map(|d| d.path()).collect();
+        more.sort();
+        dirs.extend(more);
+    }
+    dirs.into_iter()
+        .filter_map(|dir| {
+            let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+            let name = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("name = \""))
+                .and_then(|rest| rest.split('"').next())?
+                .to_string();
+            Some((name, dir))
+        })
+        .collect()
+}
+
 /// A multi-threaded Tokio runtime for the async commands.
 pub fn tokio_runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()

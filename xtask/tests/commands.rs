@@ -123,6 +123,44 @@ fn validate_rejects_an_unknown_destination_and_unknown_flags() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// bench
+
+#[test]
+fn bench_runs_the_workspace_benchmarks_through_cargo() {
+    // What it would run, for every package with benchmarks and for one with a filter.
+    let out = xtask().args(["bench", "--dry-run"]).assert().success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout),
+        "cargo bench -p actions-core -p linkedin-audiences -p linkedin-conversions\n"
+    );
+    let out = xtask()
+        .args([
+            "bench",
+            "--smoke",
+            "--dry-run",
+            "-p",
+            "actions-core",
+            "subscriptions/print",
+        ])
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout),
+        "cargo test --bench * -p actions-core -- subscriptions/print\n"
+    );
+}
+
+#[test]
+fn bench_rejects_a_package_without_benchmarks_and_unknown_flags() {
+    let line = user_error(xtask().args(["bench", "--smoke", "-p", "actions-testkit"]));
+    assert!(
+        line.contains("package \"actions-testkit\" has no benchmarks (packages with benchmarks: actions-core, linkedin-audiences, linkedin-conversions)"),
+        "{line}"
+    );
+    xtask().args(["bench", "--fast"]).assert().code(2);
+}
+
+// ---------------------------------------------------------------------------------------------
 // manifest
 
 #[test]

@@ -25,28 +25,28 @@
 //! # Behaviour kept from the reference on purpose
 //!
 //! The conformance vectors (`conformance/mapping/`) were produced by running the reference; these
-//! behaviours are reproduced deliberately, including the ones that look like bugs ([quirk]):
+//! behaviours are reproduced deliberately, including the ones that look like bugs (\[quirk\]):
 //!
 //! * **Validation** runs on the whole mapping with the reference's messages and order;
 //!   problems under object keys are all collected, a bad directive at the root is a single
-//!   error. Arrays are only checked to be arrays — their items are *not* validated [quirk], so an
+//!   error. Arrays are only checked to be arrays — their items are *not* validated \[quirk\], so an
 //!   invalid directive inside an array fails when evaluated (`@oops is not a valid directive,
 //!   got undefined`), and only if reached. `@merge` objects are validated with an empty location
-//!   (`/ should be a object ...`) [quirk]. `@json` `mode` is checked case-insensitively by
-//!   validation but case-sensitively when resolving, so `"ENCODE"` resolves to nothing [quirk].
+//!   (`/ should be a object ...`) \[quirk\]. `@json` `mode` is checked case-insensitively by
+//!   validation but case-sensitively when resolving, so `"ENCODE"` resolves to nothing \[quirk\].
 //! * **The mapping's root** is copied as JavaScript's `{...mapping}` does: an array becomes an
 //!   object with index keys, a string is spread into its characters, a number or boolean gives
 //!   `{}`, `null` is an error. `__segment_internal_directive` (the root directive) receives the
 //!   other keys as its `mapping` option.
 //! * **Paths** follow the reference's `get`: the first `$.` is removed wherever it occurs;
 //!   dots, `[n]` and quoted keys split the path (a quoted key containing a dot is still split);
-//!   `null`, `0`, `false` and `""` met on the way are returned as they are [quirk]; strings and
+//!   `null`, `0`, `false` and `""` met on the way are returned as they are \[quirk\]; strings and
 //!   arrays answer `length` and indices as in JavaScript.
 //! * **`@template`** does not remove `$.`, renders objects as `[object Object]`, arrays
 //!   comma-joined, missing/`null` as `""`, no HTML escaping; the triple-brace pass runs first and
-//!   its output is expanded again by the double-brace pass [quirk].
+//!   its output is expanded again by the double-brace pass \[quirk\].
 //! * **`@if`** takes `exists` over `blank`, uses loose `!= ''` for `blank` (so `0`, `false`,
-//!   `[]` are blank) and ignores a falsy `else` [quirk].
+//!   `[]` are blank) and ignores a falsy `else` \[quirk\].
 //! * **`@replace`** matches its pattern literally; the replacement still honours `$&`, `$$`,
 //!   `` $` `` and `$'`; lengths count UTF-16 units; numbers and booleans are stringified first,
 //!   other non-strings give `""`.

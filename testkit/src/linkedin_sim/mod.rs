@@ -34,7 +34,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /oauth/v2/accessToken` (form) | 200 new token; 400 `invalid_request` / `invalid_grant`; 401 `invalid_client` |
-//! | `GET /rest/me` | the [`Profile`] |
+//! | `GET /rest/me` | the [`Profile`](crate::linkedin_sim::Profile) |
 //! | `GET /rest/adAccountUsers/account=urn:li:sponsoredAccount:{a}&user=urn:li:person:{p}` | the role, or 404 |
 //! | `GET /rest/adAccounts?q=search` | the ad accounts |
 //! | `GET /rest/adAccounts/{id}/adCampaigns?q=search&search=(status:(values:List(…)))` | campaigns filtered by status |
@@ -58,7 +58,7 @@
 //! the snapshot and the dedup counters as JSON (for the binary; not recorded, not faulted).
 //!
 //! # Faults file (`linkedin-sim --faults FILE`)
-//! The file is a [`SimConfig`] in JSON; every field is optional and defaults as in
+//! The file is a [`SimConfig`](crate::linkedin_sim::SimConfig) in JSON; every field is optional and defaults as in
 //! `SimConfig::default()`. Durations are milliseconds. Example:
 //! ```json
 //! {
@@ -84,7 +84,7 @@
 //!   ]
 //! }
 //! ```
-//! `route` is `"*"`, a [`RouteKind`] name, or `"METHOD /raw/path/glob"` ([`RouteSelector`]).
+//! `route` is `"*"`, a [`RouteKind`](crate::linkedin_sim::RouteKind) name, or `"METHOD /raw/path/glob"` ([`RouteSelector`](crate::linkedin_sim::RouteSelector)).
 //! A rule applies to matching requests after the first `after_requests`, to at most
 //! `max_requests` of them, and only between `start_ms` and `end_ms` after it was installed.
 //! `fault` is one of `{"respond": CannedResponse}`, `{"latency": ms}`, `"reset"`, `"hang"`,
