@@ -262,6 +262,7 @@ pub static DESTINATIONS: &[Entry] = &[
     // BEGIN DESTINATIONS (managed by `cargo xtask new-destination`: one `entry!` line each)
     entry!("linkedin-audiences", linkedin_audiences::LinkedInAudiences::new()),
     entry!("linkedin-conversions", linkedin_conversions::LinkedInConversions::new()),
+    entry!("webhook", webhook::Webhook::new()),
     // END DESTINATIONS
 ];
 
