@@ -147,6 +147,13 @@ pub struct DestinationDefinition {
     pub presets: Vec<Preset>,
     /// Audience support.
     pub audience_mode: Option<AudienceMode>,
+    /// The request header through which the destination's API recognises a repeated request
+    /// (for example `Idempotency-Key`): the destination sends it on every request, with the
+    /// same value on every attempt of the same logical request, so a delivery runtime may retry
+    /// after a timeout or a 5xx without risking a duplicate at the partner. `None` (the
+    /// default): the API makes no such promise. Set it with
+    /// [`DestinationDefinition::idempotency_key_header`].
+    pub idempotency_key_header: Option<String>,
 }
 
 impl DestinationDefinition {
@@ -160,6 +167,7 @@ impl DestinationDefinition {
             scheme,
             presets: Vec::new(),
             audience_mode: None,
+            idempotency_key_header: None,
         }
     }
 
@@ -172,6 +180,25 @@ impl DestinationDefinition {
     /// Adds a preset.
     pub fn preset(mut self, preset: Preset) -> Self {
         self.presets.push(preset);
+        self
+    }
+
+    /// Declares that the destination's API honours an idempotency-key header named `header`
+    /// (see [`DestinationDefinition::idempotency_key_header`](Self#structfield.idempotency_key_header)):
+    /// every request carries it, identical on every attempt of the same logical request.
+    ///
+    /// ```
+    /// use actions_core::{AuthScheme, DestinationDefinition};
+    ///
+    /// let webhook = DestinationDefinition::new("Webhook", "actions-webhook", AuthScheme::Custom)
+    ///     .idempotency_key_header("Idempotency-Key");
+    /// assert_eq!(webhook.idempotency_key_header.as_deref(), Some("Idempotency-Key"));
+    ///
+    /// let other = DestinationDefinition::new("Other", "actions-other", AuthScheme::Custom);
+    /// assert_eq!(other.idempotency_key_header, None);
+    /// ```
+    pub fn idempotency_key_header(mut self, header: &str) -> Self {
+        self.idempotency_key_header = Some(header.to_string());
         self
     }
 }

@@ -211,7 +211,7 @@ fn check_action(c: &mut Checker, dest: &str, action: &ActionInfo) {
         if field.is_required() && field.default.is_none() && !picked_by_the_user(field) {
             c.add(
                 &field_at,
-                "required but has no default mapping (nor choices to pick from): every subscription must map it by hand",
+                "required but has no default mapping (nor choices to pick from, nor a placeholder showing what to type): every subscription must map it by hand",
             );
         }
         if field.dynamic == Some(true) && !serves_dynamic(action, key) {
@@ -273,10 +273,13 @@ fn check_fql(c: &mut Checker, at: &str, what: &str, fql: &str) {
     }
 }
 
-/// Whether the user fills the field by picking a value when subscribing (choices, or a
-/// dynamic list from the partner) rather than from the event.
+/// Whether the user fills the field when subscribing rather than from the event: by picking a
+/// value (choices, or a dynamic list from the partner), or by typing one the author shows with a
+/// placeholder (the Webhook's `url`: every subscription has its own).
 fn picked_by_the_user(field: &InputField) -> bool {
-    field.choices.as_ref().is_some_and(|c| !c.is_empty()) || field.dynamic == Some(true)
+    field.choices.as_ref().is_some_and(|c| !c.is_empty())
+        || field.dynamic == Some(true)
+        || field.placeholder.as_deref().is_some_and(|p| !p.trim().is_empty())
 }
 
 /// Whether the action serves a dynamic field for `key` (`key`, `key.__keys__`,
@@ -654,6 +657,14 @@ mod tests {
         picked.required = Some(Required::Bool(true));
         picked.choices = Some(vec![Choice::Value("ADD".into())]);
         action.fields.insert("operation".into(), picked);
+        let mut typed = field(FieldType::String, Some("Typed by the user."));
+        typed.required = Some(Required::Bool(true));
+        typed.placeholder = Some("https://example.com/webhook".into());
+        action.fields.insert("endpoint".into(), typed);
+        let mut blank = field(FieldType::String, Some("A blank placeholder."));
+        blank.required = Some(Required::Bool(true));
+        blank.placeholder = Some(" ".into());
+        action.fields.insert("blank".into(), blank);
         let mut flag = field(FieldType::Boolean, Some("A flag."));
         flag.default = Some(json!("yes"));
         action.fields.insert("flag".into(), flag);
@@ -696,6 +707,7 @@ mod tests {
             "acme/send/bad-key: the key is not an identifier",
             "acme/send/broken: the default mapping does not compile",
             "acme/send/amount: required but has no default mapping",
+            "acme/send/blank: required but has no default mapping",
             "acme/send/flag: the default \"yes\" is not a boolean value",
             "acme/send/picked: marked dynamic but the action serves no dynamic field",
             "acme/send/hooks/onSave: unknown hook",

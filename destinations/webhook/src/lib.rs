@@ -1,7 +1,18 @@
-//! Webhook: sends events to the Webhook API.
+//! The **Webhook** destination (`actions-webhook`), a port of Segment's destination of the same
+//! name: it sends events to your own HTTP endpoint — the mapped `data` as a JSON body, with the
+//! method and headers you choose — one at a time or in batches (a bare JSON array), signed with
+//! an HMAC-SHA1 in `X-Signature` when a shared secret is set.
 //!
-//! The settings are [`Settings`]; the actions live in [`actions`], one module each. Requests go
-//! to [`API_ORIGIN`]; tests and `cargo xtask serve --redirect` point that origin elsewhere.
+//! Beyond the reference, every request carries an `Idempotency-Key`: the first 32 hex digits of
+//! the SHA-256 of a stable business key (the event's `messageId` unless the mapping says
+//! otherwise), identical on every attempt, so a retried delivery can be recognised. The
+//! destination declares it in its definition
+//! ([`DestinationDefinition::idempotency_key_header`](actions_core::DestinationDefinition#structfield.idempotency_key_header)),
+//! which is how a delivery runtime learns that retrying it is safe.
+//!
+//! * [`Webhook`] — the destination; [`Settings`] — the shared secret;
+//! * [`actions::send`] — the `send` action;
+//! * [`api`] — the body, the signature, the idempotency key, headers and errors on the wire.
 //!
 //! ```
 //! use actions_core::prelude::*;
@@ -9,28 +20,32 @@
 //!
 //! let runtime = DestinationRuntime::new(Webhook::new())?;
 //! assert_eq!(runtime.definition().slug, "actions-webhook");
+//! assert_eq!(runtime.definition().idempotency_key_header.as_deref(), Some("Idempotency-Key"));
+//! let keys: Vec<_> = runtime.actions().map(|(d, _)| d.key.clone()).collect();
+//! assert_eq!(keys, ["send"]);
 //! # Ok::<(), Error>(())
 //! ```
+
+#![warn(missing_docs)]
+
+pub mod actions;
+pub mod api;
+pub mod settings;
 
 use std::sync::Arc;
 
 use actions_core::prelude::*;
-use serde::Deserialize;
 
-pub mod actions;
+pub use actions::send::{Send, SendPayload};
+pub use api::{IDEMPOTENCY_KEY_HEADER, SIGNATURE_HEADER};
+pub use settings::Settings;
 
-/// The origin of the Webhook API (replace it with the partner's API origin).
-pub const API_ORIGIN: &str = "https://api.webhook.example";
+/// The destination's name.
+pub const NAME: &str = "Webhook";
+/// The destination's slug.
+pub const SLUG: &str = "actions-webhook";
 
-/// The destination settings (the settings form is derived from this type).
-#[derive(Deserialize, JsonSchema)]
-pub struct Settings {
-    /// Your Webhook API key, from your Webhook account settings.
-    #[schemars(title = "API Key", extend("x-field" = {"type": "password"}))]
-    pub api_key: String,
-}
-
-/// The Webhook destination.
+/// The Webhook destination. See the crate docs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Webhook;
 
@@ -41,13 +56,16 @@ impl Webhook {
     }
 }
 
-#[async_trait]
 impl Destination for Webhook {
     type Settings = Settings;
 
     fn definition(&self) -> DestinationDefinition {
-        DestinationDefinition::new("Webhook", "actions-webhook", AuthScheme::Custom)
-            .description("Sends events to Webhook.")
+        DestinationDefinition::new(NAME, SLUG, AuthScheme::Custom)
+            .description(
+                "Send events to your own HTTP endpoint: the mapped data as JSON, one event per \
+                 request or in batches, optionally signed with an HMAC.",
+            )
+            .idempotency_key_header(IDEMPOTENCY_KEY_HEADER)
     }
 
     fn actions(&self) -> Vec<Arc<dyn DynAction<Settings>>> {
@@ -56,86 +74,5 @@ impl Destination for Webhook {
             Arc::new(actions::send::Send),
             // END ACTIONS
         ]
-    }
-
-    fn extend_request(&self, ctx: &RequestContext<'_, Settings>) -> RequestOptions {
-        match ctx.settings {
-            Some(s) => {
-                RequestOptions::new().header("authorization", format!("Bearer {}", s.api_key))
-            }
-            None => RequestOptions::new(),
-        }
-    }
-
-    async fn test_authentication(
-        &self,
-        client: &RequestClient,
-        _ctx: AuthContext<'_, Settings>,
-    ) -> Result<(), Error> {
-        client.get(format!("{API_ORIGIN}/v1/me")).send().await?;
-        Ok(())
-    }
-}
-
-/// What the tests of every action share.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use serde_json::{Value, json};
-
-    /// The settings a test run uses.
-    pub fn settings() -> Value {
-        json!({"api_key": "test-api-key"})
-    }
-
-    /// The `authorization` header those settings produce.
-    pub const AUTHORIZATION: &str = "Bearer test-api-key";
-}
-
-#[cfg(test)]
-mod tests {
-    use actions_testkit::TestIntegration;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn test_authentication_accepts_valid_credentials() {
-        let mut t = TestIntegration::new(Webhook::new(), &[API_ORIGIN])
-            .await
-            .unwrap();
-        let mock = t
-            .mock("GET", "/v1/me")
-            .match_header("authorization", test_support::AUTHORIZATION)
-            .with_status(200)
-            .with_header("content-type", "application/json")
-            .with_body("{}")
-            .create_async()
-            .await;
-        t.test_authentication(&test_support::settings())
-            .await
-            .unwrap();
-        mock.assert_async().await;
-    }
-
-    #[tokio::test]
-    async fn test_authentication_rejects_invalid_credentials() {
-        let mut t = TestIntegration::new(Webhook::new(), &[API_ORIGIN])
-            .await
-            .unwrap();
-        let mock = t
-            .mock("GET", "/v1/me")
-            .with_status(401)
-            .with_body("invalid credentials")
-            .create_async()
-            .await;
-        let err = t
-            .test_authentication(&test_support::settings())
-            .await
-            .unwrap_err();
-        assert!(
-            err.message().starts_with("Credentials are invalid: 401"),
-            "{}",
-            err.message()
-        );
-        mock.assert_async().await;
     }
 }
