@@ -95,6 +95,10 @@ pub fn destination_json(crate_slug: &str, info: &DestinationInfo) -> Result<Valu
             "fields": fields_json(&info.settings_fields).map_err(|e| at("settings", e))?,
         }),
     );
+    if let Some(header) = &def.idempotency_key_header {
+        // Not in the reference's metadata: this project's declaration that retries are safe.
+        m.insert("idempotencyKeyHeader".into(), json!(header));
+    }
     if def.audience_mode.is_some() || !info.audience_fields.is_empty() {
         let mode = match &def.audience_mode {
             Some(AudienceMode::Realtime) => json!({"type": "realtime"}),

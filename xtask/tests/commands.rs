@@ -103,7 +103,7 @@ fn validate_passes_on_every_registered_destination() {
     assert_eq!(stdout, "", "problems were printed");
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("no problems"), "{stderr}");
-    assert!(stderr.contains("2 destinations"), "{stderr}");
+    assert!(stderr.contains("3 destinations"), "{stderr}");
     xtask()
         .args(["validate", "--destination", "actions-linkedin-conversions"])
         .assert()
@@ -115,7 +115,7 @@ fn validate_rejects_an_unknown_destination_and_unknown_flags() {
     let line = user_error(xtask().args(["validate", "--destination", "nope"]));
     assert!(
         line.contains(
-            "unknown destination \"nope\" (known: linkedin-audiences, linkedin-conversions)"
+            "unknown destination \"nope\" (known: linkedin-audiences, linkedin-conversions, webhook)"
         ),
         "{line}"
     );
@@ -174,7 +174,11 @@ fn manifest_describes_every_destination_action_and_field() {
         .success();
     let m: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let names: Vec<&String> = m.as_object().unwrap().keys().collect();
-    assert_eq!(names, ["linkedin-audiences", "linkedin-conversions"]);
+    assert_eq!(names, ["linkedin-audiences", "linkedin-conversions", "webhook"]);
+    // The idempotency declaration relay reads: only where a destination makes it.
+    assert_eq!(m["webhook"]["idempotencyKeyHeader"], "Idempotency-Key");
+    assert!(m["linkedin-conversions"].get("idempotencyKeyHeader").is_none());
+    assert_eq!(m["webhook"]["actions"]["send"]["hasPerformBatch"], true);
     let conv = &m["linkedin-conversions"];
     assert_eq!(conv["slug"], "actions-linkedin-conversions");
     assert_eq!(conv["authentication"]["scheme"], "oauth2");
