@@ -279,7 +279,10 @@ fn check_fql(c: &mut Checker, at: &str, what: &str, fql: &str) {
 fn picked_by_the_user(field: &InputField) -> bool {
     field.choices.as_ref().is_some_and(|c| !c.is_empty())
         || field.dynamic == Some(true)
-        || field.placeholder.as_deref().is_some_and(|p| !p.trim().is_empty())
+        || field
+            .placeholder
+            .as_deref()
+            .is_some_and(|p| !p.trim().is_empty())
 }
 
 /// Whether the action serves a dynamic field for `key` (`key`, `key.__keys__`,

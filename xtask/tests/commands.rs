@@ -174,10 +174,17 @@ fn manifest_describes_every_destination_action_and_field() {
         .success();
     let m: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let names: Vec<&String> = m.as_object().unwrap().keys().collect();
-    assert_eq!(names, ["linkedin-audiences", "linkedin-conversions", "webhook"]);
+    assert_eq!(
+        names,
+        ["linkedin-audiences", "linkedin-conversions", "webhook"]
+    );
     // The idempotency declaration relay reads: only where a destination makes it.
     assert_eq!(m["webhook"]["idempotencyKeyHeader"], "Idempotency-Key");
-    assert!(m["linkedin-conversions"].get("idempotencyKeyHeader").is_none());
+    assert!(
+        m["linkedin-conversions"]
+            .get("idempotencyKeyHeader")
+            .is_none()
+    );
     assert_eq!(m["webhook"]["actions"]["send"]["hasPerformBatch"], true);
     let conv = &m["linkedin-conversions"];
     assert_eq!(conv["slug"], "actions-linkedin-conversions");

@@ -179,9 +179,9 @@ fn truncated_hex(digest: &[u8]) -> String {
 /// Whether `name` is a legal HTTP header name (an RFC 9110 token).
 fn is_token(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// The user's `headers` object as header pairs, checked the way the reference's `fetch` checks
@@ -220,7 +220,11 @@ pub fn headers_of(headers: &Map<String, Value>) -> Result<Vec<(String, String)>,
             Value::Array(_) | Value::Object(_) => {
                 return Err(Error::payload_validation(format!(
                     "headers.{name}: the value is {} but a header value must be a string, number or boolean",
-                    if value.is_array() { "an array" } else { "an object" }
+                    if value.is_array() {
+                        "an array"
+                    } else {
+                        "an object"
+                    }
                 )));
             }
         };
@@ -374,7 +378,11 @@ mod tests {
         let h = json!({"Authorization": "Bearer s3cr3t\u{e9}", "X": {"a": 1}});
         let err = headers_of(h.as_object().unwrap()).unwrap_err();
         assert!(!err.message().contains("s3cr3t"), "{}", err.message());
-        assert!(err.message().contains("headers.Authorization"), "{}", err.message());
+        assert!(
+            err.message().contains("headers.Authorization"),
+            "{}",
+            err.message()
+        );
         assert!(err.message().contains("character 14"), "{}", err.message());
     }
 

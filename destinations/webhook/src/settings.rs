@@ -21,7 +21,11 @@ use serde::{Deserialize, Deserializer};
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 pub struct Settings {
     /// If set, Segment will sign requests with an HMAC in the "X-Signature" request header. The HMAC is a hex-encoded SHA1 hash generated using this shared secret and the request body.
-    #[serde(rename = "sharedSecret", default, deserialize_with = "non_empty_secret")]
+    #[serde(
+        rename = "sharedSecret",
+        default,
+        deserialize_with = "non_empty_secret"
+    )]
     #[schemars(
         title = "Shared Secret",
         with = "Option<String>",

@@ -15,7 +15,10 @@ fn the_destination_matches_the_reference() {
     assert_eq!(def.mode, "cloud");
     assert_eq!(def.scheme, AuthScheme::Custom);
     assert!(def.presets.is_empty());
-    assert_eq!(def.idempotency_key_header.as_deref(), Some("Idempotency-Key"));
+    assert_eq!(
+        def.idempotency_key_header.as_deref(),
+        Some("Idempotency-Key")
+    );
     assert_eq!(
         serde_json::to_value(runtime.settings_fields()).unwrap(),
         json!({"sharedSecret": {
@@ -36,7 +39,10 @@ fn send_matches_the_reference() {
     assert_eq!(action.default_subscription, None);
     let mut fields = serde_json::to_value(fields).unwrap();
     // The extension, checked on its own below.
-    let extension = fields.as_object_mut().unwrap().shift_remove("idempotency_key");
+    let extension = fields
+        .as_object_mut()
+        .unwrap()
+        .shift_remove("idempotency_key");
     assert_eq!(
         fields,
         json!({
@@ -60,7 +66,17 @@ fn send_matches_the_reference() {
         })
     );
     let order: Vec<&String> = fields.as_object().unwrap().keys().collect();
-    assert_eq!(order, ["url", "method", "batch_size", "headers", "data", "batch_keys"]);
+    assert_eq!(
+        order,
+        [
+            "url",
+            "method",
+            "batch_size",
+            "headers",
+            "data",
+            "batch_keys"
+        ]
+    );
     let extension = extension.unwrap();
     assert_eq!(extension["label"], "Idempotency Key");
     assert_eq!(extension["type"], "string");

@@ -176,7 +176,10 @@ async fn no_business_key_no_header() {
     let mut t = harness().await;
     let mut settings = settings();
     settings["subscription"]["mapping"]["idempotency_key"] = json!({"@path": "$.properties.none"});
-    t.expect_request("POST", "/hook").respond(200).create().await;
+    t.expect_request("POST", "/hook")
+        .respond(200)
+        .create()
+        .await;
     let event = test_event(json!({"properties": {}}), 7);
     let (outcome, exchanges) = attempt(&t, &event, &settings).await;
     assert_eq!(outcome, Outcome::Delivered);
@@ -244,7 +247,10 @@ async fn a_batch_is_a_bare_array_keyed_by_its_elements() {
         expected_batch_key(&[message_id(&a), message_id(&c)])
     );
     // A batch of one never reuses the single request's key (the bodies differ).
-    assert_ne!(expected_batch_key(&[message_id(&a)]), sha256_32(message_id(&a)));
+    assert_ne!(
+        expected_batch_key(&[message_id(&a)]),
+        sha256_32(message_id(&a))
+    );
 }
 
 /// The key is computed from the business key alone: never from the clock. Two runtimes with
@@ -268,7 +274,10 @@ async fn the_key_does_not_depend_on_the_clock() {
         )
         .await
         .unwrap();
-        t.expect_request("POST", "/hook").respond(200).create().await;
+        t.expect_request("POST", "/hook")
+            .respond(200)
+            .create()
+            .await;
         let (_, exchanges) = attempt(&t, &event, &settings()).await;
         keys.push(key_of(&exchanges[0]));
     }

@@ -44,7 +44,11 @@ async fn outcome_of(status: u16, body: &str, headers: &[(&str, &str)]) -> Outcom
 #[tokio::test]
 async fn every_2xx_is_delivered() {
     for status in [200, 201, 202, 204] {
-        assert_eq!(outcome_of(status, "", &[]).await, Outcome::Delivered, "{status}");
+        assert_eq!(
+            outcome_of(status, "", &[]).await,
+            Outcome::Delivered,
+            "{status}"
+        );
     }
 }
 
@@ -78,7 +82,12 @@ async fn a_5xx_and_a_408_are_retried() {
 
 #[tokio::test]
 async fn another_4xx_is_permanent_with_the_trimmed_body() {
-    let outcome = outcome_of(422, "\n  {\"error\": \"unknown field\",\n   \"field\": \"x\"}  \n", &[]).await;
+    let outcome = outcome_of(
+        422,
+        "\n  {\"error\": \"unknown field\",\n   \"field\": \"x\"}  \n",
+        &[],
+    )
+    .await;
     assert_eq!(
         outcome,
         Outcome::Permanent {
@@ -103,7 +112,11 @@ async fn a_long_error_body_is_cut_at_500_characters() {
     };
     let quoted = reason.split_once(": ").map(|(_, b)| b).unwrap_or("");
     let quoted = quoted.split_once(": ").map(|(_, b)| b).unwrap_or("");
-    assert_eq!(quoted.chars().count(), 501, "500 characters and the ellipsis");
+    assert_eq!(
+        quoted.chars().count(),
+        501,
+        "500 characters and the ellipsis"
+    );
     assert!(quoted.ends_with("x…"));
 }
 
@@ -143,10 +156,7 @@ async fn a_timeout_is_retried() {
     held.abort();
     let err = result.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Timeout, "{err:?}");
-    assert!(
-        matches!(outcome, Outcome::Retry { .. }),
-        "{outcome:?}"
-    );
+    assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
 }
 
 /// A URL no request can go to is permanent, before anything is sent (a retry would never help).
@@ -155,9 +165,26 @@ async fn a_url_that_is_not_http_is_permanent() {
     let runtime = DestinationRuntime::new(webhook::Webhook::new()).unwrap();
     let event = test_event(json!({"properties": {}}), 1);
     let (result, outcome) = runtime
-        .deliver_event(&event, &settings_for("ftp://example.com/hook"), &EventOptions::default())
+        .deliver_event(
+            &event,
+            &settings_for("ftp://example.com/hook"),
+            &EventOptions::default(),
+        )
         .await;
     let err = result.unwrap_err();
-    assert!(err.message().contains("only http and https"), "{}", err.message());
-    assert!(matches!(outcome, Outcome::Permanent { status: Some(400), .. }), "{outcome:?}");
+    assert!(
+        err.message().contains("only http and https"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Permanent {
+                status: Some(400),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
 }

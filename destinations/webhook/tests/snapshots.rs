@@ -28,7 +28,10 @@ use serde_json::json;
 #[tokio::test]
 async fn send_default_mapping_request() {
     let mut t = harness().await;
-    t.expect_request("POST", "/webhook").respond(200).create().await;
+    t.expect_request("POST", "/webhook")
+        .respond(200)
+        .create()
+        .await;
     let exchanges = t
         .test_action(
             "send",
@@ -40,14 +43,20 @@ async fn send_default_mapping_request() {
         )
         .await
         .unwrap();
-    insta::assert_json_snapshot!("send_default_mapping_request", request_snapshot(&exchanges[0]));
+    insta::assert_json_snapshot!(
+        "send_default_mapping_request",
+        request_snapshot(&exchanges[0])
+    );
 }
 
 /// A batch of three: a bare array, the first event's URL, method and headers, the batch key.
 #[tokio::test]
 async fn send_batch_request() {
     let mut t = harness().await;
-    t.expect_request("PUT", "/batch").respond(200).create().await;
+    t.expect_request("PUT", "/batch")
+        .respond(200)
+        .create()
+        .await;
     let exchanges = t
         .test_batch_action(
             "send",

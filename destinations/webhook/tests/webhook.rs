@@ -159,7 +159,9 @@ async fn should_throw_an_error_when_header_value_is_invalid() {
     assert_eq!(err.status(), Some(400));
     assert!(
         err.message().contains("headers.Custom-Header")
-            && err.message().contains("only ASCII characters are supported"),
+            && err
+                .message()
+                .contains("only ASCII characters are supported"),
         "{}",
         err.message()
     );
@@ -211,7 +213,12 @@ async fn should_incr_stats_by_unique_url_headers_and_method_count() {
     // The statistic over the payloads the mapping produced.
     let payloads: Vec<SendPayload> = ["POST", "PUT"]
         .iter()
-        .map(|m| serde_json::from_value(json!({"url": "https://example.build", "method": m, "headers": {}})).unwrap())
+        .map(|m| {
+            serde_json::from_value(
+                json!({"url": "https://example.build", "method": m, "headers": {}}),
+            )
+            .unwrap()
+        })
         .collect();
     assert_eq!(unique_batch_keys(&payloads), 2);
 }
@@ -226,7 +233,10 @@ async fn should_have_batch_keys_default_to_url_method_headers() {
         .find(|(d, _)| d.key == "send")
         .unwrap();
     let batch_keys = &fields["batch_keys"];
-    assert_eq!(batch_keys.default, Some(json!(["url", "method", "headers"])));
+    assert_eq!(
+        batch_keys.default,
+        Some(json!(["url", "method", "headers"]))
+    );
     assert_eq!(batch_keys.unsafe_hidden, Some(true));
     assert_eq!(batch_keys.multiple, Some(true));
 }

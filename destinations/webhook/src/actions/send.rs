@@ -179,7 +179,9 @@ impl Delivery<'_> {
         }
         if let Some(body) = self.body {
             // As the reference's `json` option: the content type is forced.
-            request = request.text(body).header("content-type", "application/json");
+            request = request
+                .text(body)
+                .header("content-type", "application/json");
         }
         request.send().await.map_err(rejection)
     }

@@ -55,5 +55,7 @@ pub fn sha256_32(key: &str) -> String {
 
 /// A message id as a string.
 pub fn message_id(event: &Value) -> &str {
-    event["messageId"].as_str().expect("the event has a messageId")
+    event["messageId"]
+        .as_str()
+        .expect("the event has a messageId")
 }
