@@ -59,7 +59,7 @@ pub fn stringify(value: &Value) -> Result<String, Error> {
 /// Appends `JSON.stringify(value)` to `out`.
 ///
 /// # Errors
-/// As [`stringify`].
+/// As [`stringify()`].
 pub fn write_json(out: &mut String, value: &Value, depth: usize) -> Result<(), Error> {
     if depth > MAX_DEPTH {
         return Err(Error::payload_validation(format!(
