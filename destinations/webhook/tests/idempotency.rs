@@ -28,17 +28,23 @@ fn settings() -> Value {
     })
 }
 
+/// Options that record every request of the call into the returned capture.
+fn capturing() -> (Capture, EventOptions) {
+    let capture = Capture::new();
+    let opts = EventOptions {
+        capture: Some(capture.clone()),
+        ..EventOptions::default()
+    };
+    (capture, opts)
+}
+
 /// Runs one delivery attempt of `event` and returns its outcome and the requests it made.
 async fn attempt(
     t: &actions_testkit::TestIntegration<webhook::Webhook>,
     event: &Value,
     settings: &Value,
 ) -> (Outcome, Vec<Exchange>) {
-    let capture = Capture::new();
-    let opts = EventOptions {
-        capture: Some(capture.clone()),
-        ..EventOptions::default()
-    };
+    let (capture, opts) = capturing();
     let (_, outcome) = t.runtime().deliver_event(event, settings, &opts).await;
     (outcome, capture.take())
 }
@@ -202,11 +208,7 @@ async fn deliver_batch(
     t: &actions_testkit::TestIntegration<webhook::Webhook>,
     events: &[Value],
 ) -> (Outcome, Vec<Exchange>) {
-    let capture = Capture::new();
-    let opts = EventOptions {
-        capture: Some(capture.clone()),
-        ..EventOptions::default()
-    };
+    let (capture, opts) = capturing();
     let (_, outcome) = t.runtime().deliver_batch(events, &settings(), &opts).await;
     (outcome, capture.take())
 }

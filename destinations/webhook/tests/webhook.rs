@@ -39,6 +39,16 @@ async fn should_work_with_default_mapping() {
     assert_eq!(exchanges[0].request.url, "https://example.com/");
 }
 
+/// The reference's customized mapping: PUT to `https://example.build` with `Custom-Header`.
+fn customized(header_value: &str) -> TestOptions {
+    TestOptions::event(json!({})).mapping(json!({
+        "url": "https://example.build",
+        "method": "PUT",
+        "headers": {"Custom-Header": header_value},
+        "data": {"cool": true}
+    }))
+}
+
 /// `it('supports customizations')`: method, headers and a literal `data`.
 #[tokio::test]
 async fn supports_customizations() {
@@ -51,15 +61,7 @@ async fn supports_customizations() {
         .create()
         .await;
     let exchanges = t
-        .test_action(
-            "send",
-            TestOptions::event(json!({})).mapping(json!({
-                "url": "https://example.build",
-                "method": "PUT",
-                "headers": {"Custom-Header": "Custom-Value"},
-                "data": {"cool": true}
-            })),
-        )
+        .test_action("send", customized("Custom-Value"))
         .await
         .unwrap();
     mock.assert_async().await;
@@ -143,18 +145,7 @@ async fn supports_request_signing_with_batched_events() {
 #[tokio::test]
 async fn should_throw_an_error_when_header_value_is_invalid() {
     let mut t = harness().await;
-    let err = t
-        .test_action(
-            "send",
-            TestOptions::event(json!({})).mapping(json!({
-                "url": "https://example.build",
-                "method": "PUT",
-                "headers": {"Custom-Header": "هيثم"},
-                "data": {"cool": true}
-            })),
-        )
-        .await
-        .unwrap_err();
+    let err = t.test_action("send", customized("هيثم")).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::PayloadValidation);
     assert_eq!(err.status(), Some(400));
     assert!(
