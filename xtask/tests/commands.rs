@@ -131,7 +131,7 @@ fn bench_runs_the_workspace_benchmarks_through_cargo() {
     let out = xtask().args(["bench", "--dry-run"]).assert().success();
     assert_eq!(
         String::from_utf8_lossy(&out.get_output().stdout),
-        "cargo bench -p actions-core -p linkedin-audiences -p linkedin-conversions\n"
+        "cargo bench -p actions-core -p linkedin-audiences -p linkedin-conversions -p webhook\n"
     );
     let out = xtask()
         .args([
@@ -154,7 +154,7 @@ fn bench_runs_the_workspace_benchmarks_through_cargo() {
 fn bench_rejects_a_package_without_benchmarks_and_unknown_flags() {
     let line = user_error(xtask().args(["bench", "--smoke", "-p", "actions-testkit"]));
     assert!(
-        line.contains("package \"actions-testkit\" has no benchmarks (packages with benchmarks: actions-core, linkedin-audiences, linkedin-conversions)"),
+        line.contains("package \"actions-testkit\" has no benchmarks (packages with benchmarks: actions-core, linkedin-audiences, linkedin-conversions, webhook)"),
         "{line}"
     );
     xtask().args(["bench", "--fast"]).assert().code(2);
