@@ -5,9 +5,8 @@
 //! class name), a message a person can act on, an optional HTTP `status`, an optional `code` (the
 //! reference's `ErrorCodes` strings) and, for HTTP errors, the [`Response`] itself.
 //!
-//! [`Error::is_retryable`] applies the reference's documented policy (4xx are not retried except
-//! 408, 423 and 429; 5xx are retried except 501) and [`Error::retry_after`] tells how long the
-//! server asked to wait (`Retry-After` seconds or HTTP date, or `X-RateLimit-Reset`).
+//! Whether an error is retried, and how long the server asked to wait, is decided in one place,
+//! [`crate::retry`]; [`Error::is_retryable`] and [`Error::retry_after`] report its answers.
 //!
 //! ```
 //! use actions_core::{Error, ErrorClass};
@@ -206,17 +205,6 @@ pub fn error_code_from_http_status(status: u16) -> &'static str {
     }
 }
 
-/// The reference's retry policy for a status: 4xx are not retried except 408, 423 and 429;
-/// 5xx are retried except 501. Anything else (1xx–3xx) is not retried.
-pub fn is_retryable_status(status: u16) -> bool {
-    match status {
-        408 | 423 | 429 => true,
-        501 => false,
-        500..=599 => true,
-        _ => false,
-    }
-}
-
 /// One problem found by validation (of a payload, settings or a mapping).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidationIssue {
@@ -358,7 +346,7 @@ impl Error {
             response.status_text().to_string()
         };
         let mut e = Error::new(ErrorClass::Http, message);
-        e.retry_after = retry_after_of(&response, SystemTime::now());
+        e.retry_after = crate::retry::wait_hint(&response, SystemTime::now());
         e.response = Some(Arc::new(response));
         e
     }
@@ -492,72 +480,17 @@ impl Error {
         &self.issues
     }
 
-    /// Whether the reference's policy retries this error: by status (4xx no except 408, 423,
-    /// 429; 5xx yes except 501); `RetryableError` and timeouts always; token propagation always.
+    /// Whether the retry policy retries this error (see [`crate::retry::is_retryable`]: by
+    /// status, 4xx no except 408, 423, 429 and 5xx yes except 501; `RetryableError`, timeouts
+    /// and token propagation always).
     pub fn is_retryable(&self) -> bool {
-        match self.class {
-            ErrorClass::Retryable
-            | ErrorClass::TokenPropagationRetry
-            | ErrorClass::Timeout
-            | ErrorClass::RequestTimeout
-            | ErrorClass::RequestClient
-            | ErrorClass::SelfTimeout => true,
-            ErrorClass::SchemaValidation
-            | ErrorClass::MappingValidation
-            | ErrorClass::Mapping
-            | ErrorClass::PayloadValidation
-            | ErrorClass::InvalidAudienceMembership => false,
-            _ => self.status().is_some_and(is_retryable_status),
-        }
+        crate::retry::is_retryable(self)
     }
-}
-
-/// Reads the server's wait hint from a response: `Retry-After` (delta seconds or an HTTP date,
-/// relative to `now`), else `X-RateLimit-Reset` (delta seconds when small, else a Unix time in
-/// seconds).
-pub fn retry_after_of(response: &Response, now: SystemTime) -> Option<Duration> {
-    if let Some(v) = response.header("retry-after") {
-        let v = v.trim();
-        if let Ok(secs) = v.parse::<u64>() {
-            return Some(Duration::from_secs(secs));
-        }
-        if let Ok(secs) = v.parse::<f64>()
-            && secs.is_finite()
-            && secs >= 0.0
-        {
-            return Some(Duration::from_secs_f64(secs));
-        }
-        if let Ok(at) = httpdate::parse_http_date(v) {
-            return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
-        }
-    }
-    if let Some(v) = response.header("x-ratelimit-reset")
-        && let Ok(n) = v.trim().parse::<u64>()
-    {
-        // Small values are a delay in seconds; large ones an epoch timestamp.
-        const EPOCH_THRESHOLD: u64 = 1_000_000_000;
-        if n < EPOCH_THRESHOLD {
-            return Some(Duration::from_secs(n));
-        }
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(n);
-        return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
-    }
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_policy_matches_reference() {
-        for s in [408, 423, 429, 500, 502, 503, 504, 599] {
-            assert!(is_retryable_status(s), "{s}");
-        }
-        for s in [400, 401, 403, 404, 409, 422, 501, 200, 302] {
-            assert!(!is_retryable_status(s), "{s}");
-        }
-    }
 
     #[test]
     fn codes_and_statuses() {

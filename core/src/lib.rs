@@ -6,9 +6,9 @@
 //! performs the actions through the request client ([`request`]) with the OAuth refresh pipeline
 //! ([`oauth`]), and classifies every attempt ([`Outcome`]) for the delivery runtime.
 //!
-//! Modules, one concept each: [`error`], [`fields`],
+//! Modules, one concept each: [`error`], [`fields`], [`js`],
 //! [`request`], [`oauth`], [`mapping`], [`subscriptions`], [`runtime`], [`destination`],
-//! [`action`], [`audience`], [`context`], [`outcome`]. Destination authors import
+//! [`action`], [`audience`], [`context`], [`retry`] (the retry policy and [`Outcome`]). Destination authors import
 //! [`prelude`].
 
 pub mod action;
@@ -20,8 +20,8 @@ pub mod fields;
 pub mod js;
 pub mod mapping;
 pub mod oauth;
-pub mod outcome;
 pub mod request;
+pub mod retry;
 pub mod runtime;
 pub mod subscriptions;
 
@@ -31,8 +31,8 @@ pub use action::{
 };
 pub use destination::{AuthScheme, Destination, DestinationDefinition, DynAction, NoSettings};
 pub use error::{Error, ErrorClass};
-pub use outcome::Outcome;
-pub use runtime::{AnyRuntime, DestinationRuntime, EventOptions, RuntimeConfig};
+pub use retry::Outcome;
+pub use runtime::{AnyRuntime, Delivery, DestinationRuntime, EventOptions, RuntimeConfig};
 
 /// Everything a destination author needs, in one import.
 pub mod prelude {
@@ -50,9 +50,9 @@ pub mod prelude {
     pub use crate::error::{Error, ErrorClass, codes};
     pub use crate::fields::{Fields, InputField};
     pub use crate::oauth::{AuthTokens, RefreshedTokens, Secret};
-    pub use crate::outcome::Outcome;
+    pub use crate::retry::Outcome;
     pub use crate::request::{RequestClient, RequestOptions, Response};
-    pub use crate::runtime::{DestinationRuntime, EventOptions, RuntimeConfig};
+    pub use crate::runtime::{Delivery, DestinationRuntime, EventOptions, RuntimeConfig};
     pub use async_trait::async_trait;
     pub use schemars::JsonSchema;
     pub use serde_json::{Value, json};

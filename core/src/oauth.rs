@@ -168,14 +168,26 @@ impl RefreshedTokens {
     }
 }
 
+/// Refresh times are remembered this long once the memory holds many credentials.
+const REFRESH_MEMORY: Duration = Duration::from_secs(3600);
+/// The number of remembered credentials past which old refresh times are forgotten.
+const REFRESH_MEMORY_LIMIT: usize = 4096;
+
 type Slot = Arc<OnceCell<Result<RefreshedTokens, Error>>>;
 
 /// Single-flight token refresh: concurrent refreshes for the same stale access token share one
 /// refresh request and its result. A finished result is kept for a short while (`reuse_for`) so
 /// late callers that still hold the stale token reuse it instead of refreshing again.
+///
+/// It also remembers when each credential (refresh token) was last refreshed successfully, so a
+/// caller can skip a refresh that would only reset a propagation wait
+/// ([`refreshed_within`](Self::refreshed_within)).
 pub struct TokenRefresher {
     slots: Mutex<HashMap<String, (Slot, Instant)>>,
     reuse_for: Duration,
+    /// Credential key → when its last successful refresh finished (tokio's clock, so paused
+    /// test time applies).
+    refreshed_at: Mutex<HashMap<String, tokio::time::Instant>>,
 }
 
 impl fmt::Debug for TokenRefresher {
@@ -198,6 +210,57 @@ impl TokenRefresher {
         TokenRefresher {
             slots: Mutex::new(HashMap::new()),
             reuse_for,
+            refreshed_at: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The credential a refresh renews: the refresh token (empty when there is none).
+    fn credential(tokens: &AuthTokens) -> &str {
+        tokens.refresh_token.as_ref().map(Secret::expose).unwrap_or("")
+    }
+
+    /// Whether the credential of `tokens` (its refresh token) was refreshed successfully within
+    /// `window` — also when the refresh rotated the refresh token and `tokens` holds the new one.
+    ///
+    /// ```
+    /// # tokio_test_block(async {
+    /// use std::time::Duration;
+    /// use actions_core::oauth::{AuthTokens, RefreshedTokens, TokenRefresher};
+    /// let refresher = TokenRefresher::default();
+    /// let stale = AuthTokens { refresh_token: Some("rt".into()), ..AuthTokens::default() };
+    /// assert!(!refresher.refreshed_within(&stale, Duration::from_secs(5)));
+    /// let (tokens, performed) = refresher
+    ///     .refresh(&stale, || async { Ok(RefreshedTokens::access("new")) })
+    ///     .await;
+    /// assert!(performed && tokens.is_ok());
+    /// assert!(refresher.refreshed_within(&stale, Duration::from_secs(5)));
+    /// # });
+    /// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+    /// #     tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(f)
+    /// # }
+    /// ```
+    pub fn refreshed_within(&self, tokens: &AuthTokens, window: Duration) -> bool {
+        if window.is_zero() {
+            return false;
+        }
+        let Ok(map) = self.refreshed_at.lock() else {
+            return false;
+        };
+        map.get(TokenRefresher::credential(tokens))
+            .is_some_and(|at| at.elapsed() < window)
+    }
+
+    fn record_refresh(&self, stale: &AuthTokens, fresh: &RefreshedTokens) {
+        let Ok(mut map) = self.refreshed_at.lock() else {
+            return;
+        };
+        let now = tokio::time::Instant::now();
+        if map.len() >= REFRESH_MEMORY_LIMIT {
+            map.retain(|_, at| now.duration_since(*at) < REFRESH_MEMORY);
+        }
+        map.insert(TokenRefresher::credential(stale).to_string(), now);
+        if let Some(rotated) = &fresh.refresh_token {
+            map.insert(rotated.expose().to_string(), now);
         }
     }
 
@@ -249,6 +312,9 @@ impl TokenRefresher {
             })
             .await
             .clone();
+        if performed && let Ok(tokens) = &result {
+            self.record_refresh(stale, tokens);
+        }
         (result, performed)
     }
 }

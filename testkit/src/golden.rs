@@ -188,6 +188,7 @@ pub async fn run_case_with(
         state: Arc::new(state),
         origins: redirects,
         http: None,
+        propagation_refresh_cooldown: std::time::Duration::ZERO,
     };
     let refreshes: Arc<Mutex<Vec<Value>>> = Arc::new(Mutex::new(Vec::new()));
     let seen = refreshes.clone();
