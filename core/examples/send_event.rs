@@ -130,7 +130,7 @@ async fn main() -> Result<(), Error> {
         capture: Some(capture.clone()),
         ..EventOptions::default()
     };
-    let (result, outcome) = runtime.deliver_event(&event, &settings, &opts).await;
+    let Delivery { result, outcome } = runtime.deliver_event(&event, &settings, &opts).await;
     let results = result?;
     for exchange in capture.take() {
         let r = exchange.request.redacted();

@@ -50,8 +50,8 @@ pub mod prelude {
     pub use crate::error::{Error, ErrorClass, codes};
     pub use crate::fields::{Fields, InputField};
     pub use crate::oauth::{AuthTokens, RefreshedTokens, Secret};
-    pub use crate::retry::Outcome;
     pub use crate::request::{RequestClient, RequestOptions, Response};
+    pub use crate::retry::Outcome;
     pub use crate::runtime::{Delivery, DestinationRuntime, EventOptions, RuntimeConfig};
     pub use async_trait::async_trait;
     pub use schemars::JsonSchema;

@@ -216,7 +216,11 @@ impl TokenRefresher {
 
     /// The credential a refresh renews: the refresh token (empty when there is none).
     fn credential(tokens: &AuthTokens) -> &str {
-        tokens.refresh_token.as_ref().map(Secret::expose).unwrap_or("")
+        tokens
+            .refresh_token
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or("")
     }
 
     /// Whether the credential of `tokens` (its refresh token) was refreshed successfully within

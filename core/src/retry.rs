@@ -101,7 +101,11 @@ const EPOCH_THRESHOLD: u64 = 1_000_000_000;
 /// Reads `X-RateLimit-Reset`: a delay in seconds when small, else a Unix time in seconds
 /// (relative to `now`; a time in the past is zero).
 fn rate_limit_reset(response: &Response, now: SystemTime) -> Option<Duration> {
-    let n = response.header("x-ratelimit-reset")?.trim().parse::<u64>().ok()?;
+    let n = response
+        .header("x-ratelimit-reset")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
     if n < EPOCH_THRESHOLD {
         return Some(Duration::from_secs(n));
     }
@@ -446,12 +450,30 @@ mod tests {
         let now = at(1_700_000_000);
         let cases: &[(&[(&str, &str)], Option<Duration>)] = &[
             (&[("Retry-After", "7")], Some(Duration::from_secs(7))),
-            (&[("Retry-After", " 1.5 ")], Some(Duration::from_millis(1500))),
-            (&[("Retry-After", &httpdate::fmt_http_date(at(1_700_000_030)))], Some(Duration::from_secs(30))),
-            (&[("Retry-After", &httpdate::fmt_http_date(at(1_600_000_000)))], Some(Duration::ZERO)),
-            (&[("X-RateLimit-Reset", "12")], Some(Duration::from_secs(12))),
-            (&[("X-RateLimit-Reset", "1700000045")], Some(Duration::from_secs(45))),
-            (&[("Retry-After", "3"), ("X-RateLimit-Reset", "12")], Some(Duration::from_secs(3))),
+            (
+                &[("Retry-After", " 1.5 ")],
+                Some(Duration::from_millis(1500)),
+            ),
+            (
+                &[("Retry-After", &httpdate::fmt_http_date(at(1_700_000_030)))],
+                Some(Duration::from_secs(30)),
+            ),
+            (
+                &[("Retry-After", &httpdate::fmt_http_date(at(1_600_000_000)))],
+                Some(Duration::ZERO),
+            ),
+            (
+                &[("X-RateLimit-Reset", "12")],
+                Some(Duration::from_secs(12)),
+            ),
+            (
+                &[("X-RateLimit-Reset", "1700000045")],
+                Some(Duration::from_secs(45)),
+            ),
+            (
+                &[("Retry-After", "3"), ("X-RateLimit-Reset", "12")],
+                Some(Duration::from_secs(3)),
+            ),
             (&[("Retry-After", "soon")], None),
             (&[("Retry-After", "-1")], None),
             (&[("Retry-After", "1e400")], None),

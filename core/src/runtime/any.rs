@@ -44,7 +44,12 @@ pub trait AnyRuntime: Send + Sync {
         opts: &EventOptions,
     ) -> Result<Vec<ResultEntry>, Error>;
     /// See [`DestinationRuntime::deliver_event`].
-    async fn deliver_event(&self, event: &Value, settings: &Value, opts: &EventOptions) -> Delivery {
+    async fn deliver_event(
+        &self,
+        event: &Value,
+        settings: &Value,
+        opts: &EventOptions,
+    ) -> Delivery {
         Delivery::of(self.on_event(event, settings, opts).await)
     }
     /// See [`DestinationRuntime::deliver_batch`].

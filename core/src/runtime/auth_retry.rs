@@ -96,7 +96,9 @@ impl<D: Destination> DestinationRuntime<D> {
             let result = call.run(self, &ctx).await;
             let refresh = match &result {
                 Ok(output) => oauth && tries < MAX_TRIES && C::asks_for_refresh(output),
-                Err(e) if C::HANDLES_PROPAGATION && e.class() == ErrorClass::TokenPropagationRetry => {
+                Err(e)
+                    if C::HANDLES_PROPAGATION && e.class() == ErrorClass::TokenPropagationRetry =>
+                {
                     let cooldown = self.config.propagation_refresh_cooldown;
                     if oauth && !self.refresher.refreshed_within(&auth, cooldown) {
                         self.refresh_tokens(settings, &auth, &ctx.services, opts)

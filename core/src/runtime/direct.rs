@@ -9,8 +9,12 @@ use super::DestinationRuntime;
 use super::auth_retry::{AuthorizedCall, CallContext};
 use super::config::EventOptions;
 use super::settings::validate_against;
-use crate::action::{DynamicFieldInput, DynamicFieldResponse, HookInput, HookResult, missing_dynamic_field};
-use crate::destination::{AuthContext, CreateAudienceInput, DeleteInput, Destination, GetAudienceInput};
+use crate::action::{
+    DynamicFieldInput, DynamicFieldResponse, HookInput, HookResult, missing_dynamic_field,
+};
+use crate::destination::{
+    AuthContext, CreateAudienceInput, DeleteInput, Destination, GetAudienceInput,
+};
 use crate::error::{Error, codes};
 use crate::oauth::{AuthTokens, RefreshedTokens};
 
@@ -352,10 +356,16 @@ mod tests {
 
     #[test]
     fn dynamic_field_paths() {
-        let keys: Vec<String> = ["adAccountId", "obj.__values__", "obj.__keys__", "arr.sub", "a.b"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let keys: Vec<String> = [
+            "adAccountId",
+            "obj.__values__",
+            "obj.__keys__",
+            "arr.sub",
+            "a.b",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let cases: &[(&str, &str, Option<&str>, Option<usize>)] = &[
             ("adAccountId", "adAccountId", None, None),
             ("a.b", "a.b", None, None),

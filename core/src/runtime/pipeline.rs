@@ -5,10 +5,10 @@
 use futures::future::join_all;
 use serde_json::{Map, Value};
 
+use super::ActionEntry;
 use super::DestinationRuntime;
 use super::auth_retry::{AuthorizedCall, CallContext, has_401_entry};
 use super::settings::{CompiledSettings, CompiledSubscription, EXEMPT, Trigger, schema_error};
-use super::ActionEntry;
 use crate::action::{
     BatchResponse, ErrorReporter, ExecuteInput, MultiStatusNode, ResultEntry, SyncMode,
     not_batchable,

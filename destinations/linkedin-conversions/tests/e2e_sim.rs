@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use actions_core::action::MultiStatusNode;
 use actions_core::context::{FixedClock, MapEnv};
-use actions_core::error::is_retryable_status;
 use actions_core::prelude::*;
 use actions_core::request::OriginOverrides;
+use actions_core::retry::is_retryable_status;
 use actions_core::runtime::TokenRefreshCallback;
 use actions_core::{DestinationRuntime, RuntimeConfig};
 use actions_testkit::linkedin_sim::{

@@ -19,9 +19,10 @@
 //! assert_eq!(key, api::idempotency_key("message-1"));
 //! ```
 
-use actions_core::error::{error_code_from_http_status, is_retryable_status};
+use actions_core::error::error_code_from_http_status;
 use actions_core::js::json_number_to_string;
 use actions_core::prelude::*;
+use actions_core::retry::is_retryable_status;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Map;
 use sha1::Sha1;

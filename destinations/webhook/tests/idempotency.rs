@@ -45,7 +45,11 @@ async fn attempt(
     settings: &Value,
 ) -> (Outcome, Vec<Exchange>) {
     let (capture, opts) = capturing();
-    let (_, outcome) = t.runtime().deliver_event(event, settings, &opts).await;
+    let outcome = t
+        .runtime()
+        .deliver_event(event, settings, &opts)
+        .await
+        .outcome;
     (outcome, capture.take())
 }
 
@@ -209,7 +213,11 @@ async fn deliver_batch(
     events: &[Value],
 ) -> (Outcome, Vec<Exchange>) {
     let (capture, opts) = capturing();
-    let (_, outcome) = t.runtime().deliver_batch(events, &settings(), &opts).await;
+    let outcome = t
+        .runtime()
+        .deliver_batch(events, &settings(), &opts)
+        .await
+        .outcome;
     (outcome, capture.take())
 }
 

@@ -34,11 +34,10 @@ async fn outcome_of(status: u16, body: &str, headers: &[(&str, &str)]) -> Outcom
     }
     mock.create().await;
     let event = test_event(json!({"properties": {"a": 1}}), 1);
-    let (_, outcome) = t
-        .runtime()
+    t.runtime()
         .deliver_event(&event, &settings(), &EventOptions::default())
-        .await;
-    outcome
+        .await
+        .outcome
 }
 
 #[tokio::test]
@@ -146,7 +145,7 @@ async fn a_timeout_is_retried() {
     });
     let runtime = DestinationRuntime::new(webhook::Webhook::new()).unwrap();
     let event = test_event(json!({"properties": {}}), 1);
-    let (result, outcome) = runtime
+    let Delivery { result, outcome } = runtime
         .deliver_event(
             &event,
             &settings_for(&format!("http://{addr}/hook")),
@@ -164,7 +163,7 @@ async fn a_timeout_is_retried() {
 async fn a_url_that_is_not_http_is_permanent() {
     let runtime = DestinationRuntime::new(webhook::Webhook::new()).unwrap();
     let event = test_event(json!({"properties": {}}), 1);
-    let (result, outcome) = runtime
+    let Delivery { result, outcome } = runtime
         .deliver_event(
             &event,
             &settings_for("ftp://example.com/hook"),
