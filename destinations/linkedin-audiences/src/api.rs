@@ -22,7 +22,7 @@ use actions_core::context::Features;
 use actions_core::error::codes;
 use actions_core::oauth::AuthTokens;
 use actions_core::request::{RequestClient, Response};
-use linkedin_common::API_BASE;
+use linkedin_common::{API_BASE, ApiVersions};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -40,7 +40,10 @@ pub const ACCOUNT_URN_PREFIX: &str = "urn:li:sponsoredAccount:";
 /// The prefix of organisation (company) URNs.
 pub const ORGANIZATION_URN_PREFIX: &str = "urn:li:organization:";
 /// `X-Restli-Protocol-Version` of the company endpoints.
-pub const RESTLI_PROTOCOL_VERSION: &str = "2.0.0";
+pub use linkedin_common::RESTLI_PROTOCOL_VERSION;
+/// The id of a segment as the reference turns it into text (`String(id)`): numbers and strings;
+/// `None` for anything else (the reference would write `undefined` or `[object Object]`).
+pub use linkedin_common::id_text;
 /// LinkedIn accepts at most this many elements in one BATCH_CREATE request.
 pub const MAX_ELEMENTS_PER_REQUEST: usize = 5000;
 
@@ -85,13 +88,16 @@ impl SegmentType {
     }
 }
 
+/// This destination's `LinkedIn-Version`s.
+pub const API_VERSIONS: ApiVersions = ApiVersions {
+    stable: API_VERSION,
+    canary: CANARY_API_VERSION,
+    canary_feature: CANARY_FEATURE,
+};
+
 /// The `LinkedIn-Version` for these feature flags.
 pub fn api_version(features: &Features) -> &'static str {
-    if features.enabled(CANARY_FEATURE) {
-        CANARY_API_VERSION
-    } else {
-        API_VERSION
-    }
+    API_VERSIONS.select(features)
 }
 
 /// `urn:li:sponsoredAccount:{ad_account_id}`.
@@ -256,16 +262,6 @@ pub fn require_access_token(auth: &AuthTokens) -> Result<(), Error> {
     }
 }
 
-/// The id of a segment as the reference turns it into text (`String(id)`): numbers and strings;
-/// `None` for anything else (the reference would write `undefined` or `[object Object]`).
-pub fn id_text(id: &Value) -> Option<String> {
-    match id {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// The `elements` list of a lookup answer, or a clear error when the answer has none.
 pub fn elements_of(body: &Value) -> Result<&[Value], Error> {
     body.get("elements")
@@ -313,6 +309,7 @@ mod tests {
         );
         assert_eq!(id_text(&Value::Null), None);
         assert_eq!(id_text(&json!({"id": 1})), None);
+        assert_eq!(id_text(&json!(true)), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! assert_eq!(to_organization_urn("1035"), "urn:li:organization:1035");
 //! ```
 
+use actions_core::js;
 use actions_core::prelude::*;
 use serde::Deserialize;
 use serde_json::Map;
@@ -308,16 +309,6 @@ fn missing_source_segment_id(source: AudienceSource) -> Error {
     })
 }
 
-fn truthy_id(id: &Value) -> bool {
-    match id {
-        Value::String(s) => !s.is_empty(),
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::Bool(b) => *b,
-        Value::Null => false,
-        _ => true,
-    }
-}
-
 /// The id of the company segment `source_id`: cached, the first COMPANY segment of the lookup,
 /// or a new one.
 async fn resolve_segment_id(
@@ -336,7 +327,7 @@ async fn resolve_segment_id(
     }
     let body = lookup.json()?;
     let found = api::elements_of(&body)?.iter().find_map(|s| {
-        let id = s.get("id").filter(|id| truthy_id(id))?;
+        let id = s.get("id").filter(|id| js::truthy(id))?;
         (s.get("type").and_then(Value::as_str) == Some(SegmentType::Company.as_str()))
             .then(|| api::id_text(id))
             .flatten()
