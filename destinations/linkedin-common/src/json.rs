@@ -65,7 +65,9 @@ mod tests {
 
     #[test]
     fn scalars_become_text_and_ids_are_strings_or_numbers() {
+        assert_eq!(scalar_text(&json!(789123)).as_deref(), Some("789123"));
         assert_eq!(scalar_text(&json!("r1")).as_deref(), Some("r1"));
+        assert_eq!(scalar_text(&json!({"a": 1})), None);
         assert_eq!(scalar_text(&json!(false)).as_deref(), Some("false"));
         assert_eq!(scalar_text(&json!(null)), None);
         assert_eq!(scalar_text(&json!([1])), None);

@@ -1,11 +1,13 @@
-//! Ports of the reference's `api/api.test.ts` (reference section 7.5): the API class used with a
-//! bare request client (no authorization or version headers), against a mock server.
+//! Ports of the reference's `api/api.test.ts` (reference section 7.5): the API class (here the
+//! wire calls of `api` with the hook and dynamic-field functions that read their answers) used
+//! with a bare request client (no authorization or version headers), against a mock server.
 
 use std::sync::Arc;
 
 use actions_core::prelude::*;
 use actions_core::request::{HttpClient, OriginOverrides};
 use linkedin_conversions::actions::stream_conversion::OnMappingSaveInputs;
+use linkedin_conversions::actions::stream_conversion::{dynamic_fields, hook};
 use linkedin_conversions::api::ConversionsApi;
 use mockito::{Matcher, ServerGuard};
 
@@ -66,9 +68,7 @@ async fn update_conversion_rule_sends_the_changed_values() {
         .with_status(204)
         .create_async()
         .await;
-    let result = ConversionsApi::new(&client)
-        .update_conversion_rule(&inputs(), Some(&outputs()))
-        .await;
+    let result = hook::update_rule(ConversionsApi::new(&client), &inputs(), Some(&outputs())).await;
     mock.assert_async().await;
     assert_eq!(
         hook_json(&result),
@@ -99,9 +99,7 @@ async fn create_conversion_rule_posts_the_rule_in_the_reference_key_order() {
         .await;
     let capture = actions_core::request::Capture::new();
     let client = client.with_capture(capture.clone());
-    let result = ConversionsApi::new(&client)
-        .create_conversion_rule(&inputs())
-        .await;
+    let result = hook::create_rule(ConversionsApi::new(&client), &inputs()).await;
     mock.assert_async().await;
     let sent = capture.take();
     assert_eq!(sent.len(), 1);
@@ -144,9 +142,8 @@ async fn update_with_an_existing_rule_id_verifies_that_rule() {
         .await;
     let mut with_rule = inputs();
     with_rule.conversion_rule_id = Some("5678".into());
-    let result = ConversionsApi::new(&client)
-        .update_conversion_rule(&with_rule, Some(&outputs()))
-        .await;
+    let result =
+        hook::update_rule(ConversionsApi::new(&client), &with_rule, Some(&outputs())).await;
     mock.assert_async().await;
     assert_eq!(
         hook_json(&result),
@@ -176,9 +173,7 @@ async fn update_failure_keeps_the_saved_rule_and_reports_the_status_text() {
         .with_status(500)
         .create_async()
         .await;
-    let result = ConversionsApi::new(&client)
-        .update_conversion_rule(&inputs(), Some(&outputs()))
-        .await;
+    let result = hook::update_rule(ConversionsApi::new(&client), &inputs(), Some(&outputs())).await;
     mock.assert_async().await;
     assert_eq!(
         hook_json(&result),
@@ -203,7 +198,7 @@ async fn get_ad_accounts_lists_account_urns() {
         .with_body(r#"{"elements":[{"test":false,"notifiedOnCreativeRejection":true,"name":"Test Ad Account","currency":"USD","id":101100090,"status":"ACTIVE","type":"BUSINESS"},{"test":false,"name":"Krusty Krab Ads","currency":"USD","id":998877665,"status":"ACTIVE","type":"BUSINESS"}],"paging":{"count":1000,"links":[],"start":0,"total":2}}"#)
         .create_async()
         .await;
-    let result = ConversionsApi::new(&client).get_ad_accounts().await;
+    let result = dynamic_fields::ad_accounts(ConversionsApi::new(&client)).await;
     mock.assert_async().await;
     assert_eq!(
         serde_json::to_value(&result).expect("serialises"),
@@ -233,9 +228,8 @@ async fn get_conversion_rules_list_keeps_enabled_conversions_api_rules() {
         ],"paging":{"count":100,"links":[],"start":0,"total":4}}"#)
         .create_async()
         .await;
-    let result = ConversionsApi::new(&client)
-        .get_conversion_rules_list(Some("123456"))
-        .await;
+    let result =
+        dynamic_fields::conversion_rules(ConversionsApi::new(&client), Some("123456")).await;
     mock.assert_async().await;
     assert_eq!(
         serde_json::to_value(&result).expect("serialises"),
@@ -260,9 +254,7 @@ async fn get_campaigns_list_uses_the_restli_search_query() {
         .with_body(r#"{"paging":{"start":0,"count":10,"links":[],"total":1},"elements":[{"test":false,"storyDeliveryEnabled":false,"format":"TEXT_AD","name":"Test","id":125868226,"status":"ACTIVE","account":"urn:li:sponsoredAccount:123456"}]}"#)
         .create_async()
         .await;
-    let result = ConversionsApi::new(&client)
-        .get_campaigns_list(Some("123456"))
-        .await;
+    let result = dynamic_fields::campaigns(ConversionsApi::new(&client), Some("123456")).await;
     mock.assert_async().await;
     assert_eq!(
         serde_json::to_value(&result).expect("serialises"),
