@@ -100,7 +100,7 @@ impl Destination for LinkedInAudiences {
     /// `linkedin-version`, and the token-propagation hook
     /// ([`linkedin_common::request_options`]).
     fn extend_request(&self, ctx: &RequestContext<'_, Settings>) -> RequestOptions {
-        linkedin_common::request_options(ctx.auth, api::api_version(ctx.features))
+        linkedin_common::request_options(ctx.auth, ctx.features, &api::API_VERSIONS)
     }
 
     async fn test_authentication(
@@ -108,9 +108,7 @@ impl Destination for LinkedInAudiences {
         client: &RequestClient,
         ctx: AuthContext<'_, Settings>,
     ) -> Result<(), Error> {
-        if ctx.auth.access_token().is_none() {
-            return Err(Error::invalid_authentication(NO_TOKEN_MESSAGE));
-        }
+        linkedin_common::require_access_token(ctx.auth, NO_TOKEN_MESSAGE)?;
         if !ctx.settings.send_email && !ctx.settings.send_google_advertising_id {
             return Err(Error::plain(actions::update_audience::SEND_FLAGS_MESSAGE));
         }

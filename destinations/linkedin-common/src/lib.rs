@@ -15,10 +15,12 @@
 //! * the API origins.
 //!
 //! ```
+//! use actions_core::context::Features;
 //! use actions_core::oauth::AuthTokens;
 //! use actions_core::request::{PreparedRequest, Response};
 //!
-//! let options = linkedin_common::request_options(&AuthTokens::default(), "202604");
+//! let versions = linkedin_common::ApiVersions { stable: "202604", canary: "202604", canary_feature: "canary" };
+//! let options = linkedin_common::request_options(&AuthTokens::default(), &Features::new(), &versions);
 //! assert_eq!(options.headers().get("linkedin-version"), Some("202604"));
 //!
 //! let hook = linkedin_common::token_propagation_hook();
@@ -39,7 +41,7 @@ mod propagation;
 mod refresh;
 
 pub use hashing::process_hashing;
-pub use headers::{ApiVersions, RESTLI_PROTOCOL_VERSION, request_options};
+pub use headers::{ApiVersions, RESTLI_PROTOCOL_VERSION, request_options, require_access_token};
 pub use json::{answer_field, id_text, scalar_text};
 pub use propagation::{
     EXPIRED_ACCESS_TOKEN, REVOKED_ACCESS_TOKEN, token_propagation_code, token_propagation_hook,

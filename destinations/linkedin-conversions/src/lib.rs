@@ -59,29 +59,18 @@ use crate::settings::{CLIENT_ID_ENV, CLIENT_SECRET_ENV};
 pub const NAME: &str = "LinkedIn Conversions API";
 /// The destination's slug.
 pub const SLUG: &str = "actions-linkedin-conversions";
-/// The LinkedIn API version sent by default.
-pub const API_VERSION: &str = "202603";
-/// The LinkedIn API version sent when [`CANARY_FEATURE`] is on (the same version today).
-pub const CANARY_API_VERSION: &str = "202603";
-/// The feature flag that selects [`CANARY_API_VERSION`].
-pub const CANARY_FEATURE: &str = "linkedin-conversions-canary-version";
-
-/// This destination's `LinkedIn-Version`s.
-pub const API_VERSIONS: ApiVersions = ApiVersions {
-    stable: API_VERSION,
-    canary: CANARY_API_VERSION,
-    canary_feature: CANARY_FEATURE,
-};
-
-/// The `LinkedIn-Version` for these feature flags.
+/// The LinkedIn API versions: `202603` by default and when the feature flag
+/// `linkedin-conversions-canary-version` is on (the same version today).
 ///
 /// ```
 /// use actions_core::context::Features;
-/// assert_eq!(linkedin_conversions::api_version(&Features::new()), "202603");
+/// assert_eq!(linkedin_conversions::API_VERSIONS.select(&Features::new()), "202603");
 /// ```
-pub fn api_version(features: &Features) -> &'static str {
-    API_VERSIONS.select(features)
-}
+pub const API_VERSIONS: ApiVersions = ApiVersions {
+    stable: "202603",
+    canary: "202603",
+    canary_feature: "linkedin-conversions-canary-version",
+};
 
 /// The LinkedIn Conversions API destination. See the crate docs.
 ///
@@ -146,7 +135,7 @@ impl Destination for LinkedInConversions {
     /// `LinkedIn-Version`, `X-Restli-Protocol-Version: 2.0.0`, and the token-propagation hook, on
     /// every request (actions, hooks, dynamic fields, test authentication, token refresh).
     fn extend_request(&self, ctx: &RequestContext<'_, Settings>) -> RequestOptions {
-        linkedin_common::request_options(ctx.auth, api_version(ctx.features))
+        linkedin_common::request_options(ctx.auth, ctx.features, &API_VERSIONS)
             .header("X-Restli-Protocol-Version", RESTLI_PROTOCOL_VERSION)
     }
 
@@ -155,11 +144,10 @@ impl Destination for LinkedInConversions {
         client: &RequestClient,
         ctx: AuthContext<'_, Settings>,
     ) -> Result<(), Error> {
-        if ctx.auth.access_token().is_none() {
-            return Err(Error::invalid_authentication(
-                "Please authenticate via Oauth before enabling the destination.",
-            ));
-        }
+        linkedin_common::require_access_token(
+            ctx.auth,
+            "Please authenticate via Oauth before enabling the destination.",
+        )?;
         match ConversionsApi::new(client).get_profile().await {
             Ok(_) => Ok(()),
             Err(e) if e.message() == "Unauthorized" => Err(Error::plain(
