@@ -17,6 +17,25 @@ fn concerns_every_item(error: &Error) -> bool {
     )
 }
 
+/// Handles the failure of one part of a batch (a segment, or one request of a segment): it fails
+/// the whole batch when the part is the whole batch (one segment in one request, as in the
+/// reference) or when the error [concerns every item](concerns_every_item); otherwise it marks
+/// only the part's items, each with what was sent for it.
+fn fail_part(
+    statuses: &mut MultiStatusResponse,
+    error: Error,
+    part_is_whole_batch: bool,
+    items: impl IntoIterator<Item = (usize, Option<Value>)>,
+) -> Result<(), Error> {
+    if part_is_whole_batch || concerns_every_item(&error) {
+        return Err(error);
+    }
+    for (i, sent) in items {
+        statuses.set_at(i, error_entry(&error, sent, None));
+    }
+    Ok(())
+}
+
 /// A multistatus error entry for one item, from the error that failed it.
 fn error_entry(error: &Error, sent: Option<Value>, body: Option<Value>) -> MultiStatusEntry {
     MultiStatusEntry::Error {
@@ -57,6 +76,24 @@ mod tests {
             groups,
             vec![("b", vec![0, 2]), ("a", vec![1, 4]), ("c", vec![3])]
         );
+    }
+
+    #[test]
+    fn a_failed_part_marks_its_items_unless_it_is_the_whole_batch() {
+        let mut statuses = MultiStatusResponse::new();
+        let e = Error::retryable("x", 500);
+        assert!(fail_part(&mut statuses, e.clone(), true, [(0, None)]).is_err());
+        assert!(
+            fail_part(
+                &mut statuses,
+                Error::invalid_authentication("x"),
+                false,
+                [(0, None)]
+            )
+            .is_err()
+        );
+        fail_part(&mut statuses, e, false, [(1, Some(json!({"a": 1})))]).unwrap();
+        assert_eq!(statuses.len(), 2);
     }
 
     #[test]

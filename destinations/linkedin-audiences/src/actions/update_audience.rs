@@ -35,7 +35,7 @@ use actions_core::prelude::*;
 use linkedin_common::process_hashing;
 use serde::{Deserialize, Serialize};
 
-use super::{concerns_every_item, error_entry, group_by};
+use super::{fail_part, group_by};
 use crate::Settings;
 use crate::api::{self, MAX_ELEMENTS_PER_REQUEST, SegmentType};
 
@@ -500,49 +500,33 @@ impl Action<Settings> for UpdateAudience {
             };
             let segment_id = match resolved {
                 Ok(id) => id,
-                Err(e) if whole || concerns_every_item(&e) => return Err(e),
                 Err(e) => {
-                    for &i in indices {
-                        statuses.set_at(i, error_entry(&e, None, None));
-                    }
+                    fail_part(&mut statuses, e, whole, indices.iter().map(|&i| (i, None)))?;
                     continue;
                 }
             };
             let chunks = chunks(payloads, indices, settings);
             let single_request = whole && chunks.len() == 1;
             for chunk in chunks {
-                if chunk.elements.is_empty() {
-                    for &(i, _) in &chunk.items {
-                        statuses.set_at(
-                            i,
-                            MultiStatusEntry::Success {
-                                status: 200,
-                                sent: sent(i),
-                                body: Some(json!({})),
-                            },
-                        );
-                    }
-                    continue;
-                }
-                match send_users(client, &segment_id, &chunk.elements).await {
-                    Ok(response) => {
-                        let bodies = item_bodies(&response, &chunk.items);
+                // Payloads without identifiers alone in a request send nothing and succeed.
+                let answered = if chunk.elements.is_empty() {
+                    Ok((200, vec![json!({}); chunk.items.len()]))
+                } else {
+                    send_users(client, &segment_id, &chunk.elements)
+                        .await
+                        .map(|response| (response.status(), item_bodies(&response, &chunk.items)))
+                };
+                match answered {
+                    Ok((status, bodies)) => {
                         for (&(i, _), body) in chunk.items.iter().zip(bodies) {
-                            statuses.set_at(
-                                i,
-                                MultiStatusEntry::Success {
-                                    status: response.status(),
-                                    sent: sent(i),
-                                    body: Some(body),
-                                },
-                            );
+                            let body = Some(body);
+                            let sent = sent(i);
+                            statuses.set_at(i, MultiStatusEntry::Success { status, sent, body });
                         }
                     }
-                    Err(e) if single_request || concerns_every_item(&e) => return Err(e),
                     Err(e) => {
-                        for &(i, _) in &chunk.items {
-                            statuses.set_at(i, error_entry(&e, sent(i), None));
-                        }
+                        let items = chunk.items.iter().map(|&(i, _)| (i, sent(i)));
+                        fail_part(&mut statuses, e, single_request, items)?;
                     }
                 }
             }

@@ -19,7 +19,7 @@ use actions_core::prelude::*;
 use serde::Deserialize;
 use serde_json::Map;
 
-use super::{concerns_every_item, error_entry, group_by};
+use super::{error_entry, fail_part, group_by};
 use crate::Settings;
 use crate::api::{self, MAX_ELEMENTS_PER_REQUEST, ORGANIZATION_URN_PREFIX, SegmentType};
 
@@ -520,11 +520,8 @@ impl Action<Settings> for UpdateCompanyAudience {
             };
             let segment_id = match resolved {
                 Ok(id) => id,
-                Err(e) if whole || concerns_every_item(&e) => return Err(e),
                 Err(e) => {
-                    for &i in indices {
-                        statuses.set_at(i, error_entry(&e, None, None));
-                    }
+                    fail_part(&mut statuses, e, whole, indices.iter().map(|&i| (i, None)))?;
                     continue;
                 }
             };
@@ -548,15 +545,15 @@ impl Action<Settings> for UpdateCompanyAudience {
                             }
                         }
                     }
-                    Err(e) if (whole && request_count == 1) || concerns_every_item(&e) => {
-                        return Err(e);
-                    }
                     Err(e) => {
-                        for (element, (_, events)) in elements.iter().zip(chunk) {
-                            for &i in events {
-                                statuses.set_at(i, error_entry(&e, Some(element.clone()), None));
-                            }
-                        }
+                        let items =
+                            elements
+                                .iter()
+                                .zip(chunk)
+                                .flat_map(|(element, (_, events))| {
+                                    events.iter().map(|&i| (i, Some(element.clone())))
+                                });
+                        fail_part(&mut statuses, e, whole && request_count == 1, items)?;
                     }
                 }
             }
