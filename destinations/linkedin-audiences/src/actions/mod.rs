@@ -7,6 +7,15 @@ use actions_core::prelude::*;
 pub mod update_audience;
 pub mod update_company_audience;
 
+/// A field default that reads `first` when it exists, else `fallback` (the mapping kit's
+/// `{"@if": {"exists": …, "then": …, "else": …}}`).
+fn path_or(first: &str, fallback: &str) -> Value {
+    json!({"@if": {
+        "exists": {"@path": first},
+        "then": {"@path": first},
+        "else": {"@path": fallback}}})
+}
+
 /// Whether an error is about the credentials every request of a batch shares (an invalid or not
 /// yet propagated token): such an error fails the whole batch instead of the items of one
 /// request, so the OAuth pipeline refreshes the token once for all of them.

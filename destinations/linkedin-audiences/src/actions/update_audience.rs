@@ -35,7 +35,7 @@ use actions_core::prelude::*;
 use linkedin_common::process_hashing;
 use serde::{Deserialize, Serialize};
 
-use super::{fail_part, group_by};
+use super::{fail_part, group_by, path_or};
 use crate::Settings;
 use crate::api::{self, MAX_ELEMENTS_PER_REQUEST, SegmentType};
 
@@ -53,10 +53,7 @@ pub struct UpdateAudiencePayload {
     /// the Engage audience key.
     #[schemars(
         title = "DMP Segment Display Name",
-        extend("x-field" = {"default": {"@if": {
-            "exists": {"@path": "$.properties.audience_key"},
-            "then": {"@path": "$.properties.audience_key"},
-            "else": {"@path": "$.context.personas.computation_key"}}}})
+        extend("x-field" = {"default": path_or("$.properties.audience_key", "$.context.personas.computation_key")})
     )]
     pub dmp_segment_name: Option<String>,
     /// Send users in batches.
@@ -69,10 +66,7 @@ pub struct UpdateAudiencePayload {
     /// hex digest is sent unchanged) when "Send Email" is on.
     #[schemars(
         title = "User Email",
-        extend("x-field" = {"category": "hashedPII", "default": {"@if": {
-            "exists": {"@path": "$.context.traits.email"},
-            "then": {"@path": "$.context.traits.email"},
-            "else": {"@path": "$.traits.email"}}}})
+        extend("x-field" = {"category": "hashedPII", "default": path_or("$.context.traits.email", "$.traits.email")})
     )]
     pub email: Option<String>,
     /// The user's first name.
@@ -117,20 +111,14 @@ pub struct UpdateAudiencePayload {
     /// Engage audience key.
     #[schemars(
         title = "LinkedIn Source Segment ID",
-        extend("x-field" = {"unsafe_hidden": true, "default": {"@if": {
-            "exists": {"@path": "$.properties.audience_key"},
-            "then": {"@path": "$.properties.audience_key"},
-            "else": {"@path": "$.context.personas.computation_key"}}}})
+        extend("x-field" = {"unsafe_hidden": true, "default": path_or("$.properties.audience_key", "$.context.personas.computation_key")})
     )]
     pub source_segment_id: Option<String>,
     /// The Engage audience key: the `sourceSegmentId` the DMP segment is looked up and created
     /// with.
     #[schemars(
         title = "Segment Engage Audience Key",
-        extend("x-field" = {"default": {"@if": {
-            "exists": {"@path": "$.properties.audience_key"},
-            "then": {"@path": "$.properties.audience_key"},
-            "else": {"@path": "$.context.personas.computation_key"}}}})
+        extend("x-field" = {"default": path_or("$.properties.audience_key", "$.context.personas.computation_key")})
     )]
     pub personas_audience_key: String,
     /// The event name; with "Auto Detect", `Audience Exited` removes the user and anything else

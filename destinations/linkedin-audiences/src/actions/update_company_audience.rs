@@ -19,7 +19,7 @@ use actions_core::prelude::*;
 use serde::Deserialize;
 use serde_json::Map;
 
-use super::{error_entry, fail_part, group_by};
+use super::{error_entry, fail_part, group_by, path_or};
 use crate::Settings;
 use crate::api::{self, MAX_ELEMENTS_PER_REQUEST, ORGANIZATION_URN_PREFIX, SegmentType};
 
@@ -85,14 +85,8 @@ pub struct UpdateCompanyAudiencePayload {
         title = "Company Identifiers",
         extend("x-field" = {"additionalProperties": false, "defaultObjectUI": "keyvalue:only",
             "default": {
-                "companyDomain": {"@if": {
-                    "exists": {"@path": "$.traits.company_domain"},
-                    "then": {"@path": "$.traits.company_domain"},
-                    "else": {"@path": "$.properties.company_domain"}}},
-                "linkedInCompanyId": {"@if": {
-                    "exists": {"@path": "$.traits.linkedin_company_id"},
-                    "then": {"@path": "$.traits.linkedin_company_id"},
-                    "else": {"@path": "$.properties.linkedin_company_id"}}}}})
+                "companyDomain": path_or("$.traits.company_domain", "$.properties.company_domain"),
+                "linkedInCompanyId": path_or("$.traits.linkedin_company_id", "$.properties.linkedin_company_id")}})
     )]
     pub identifiers: CompanyIdentifiers,
     /// Whether the company is added to or removed from the segment.

@@ -126,6 +126,39 @@ pub async fn on_mapping_save(
     Ok(result)
 }
 
+/// The rule's fields, in the order of the saved data: (key in the hook's saved data, key on
+/// LinkedIn's wire).
+const RULE_FIELDS: [(&str, &str); 5] = [
+    ("name", "name"),
+    ("conversionType", "type"),
+    ("attribution_type", "attributionType"),
+    (
+        "post_click_attribution_window_size",
+        "postClickAttributionWindowSize",
+    ),
+    (
+        "view_through_attribution_window_size",
+        "viewThroughAttributionWindowSize",
+    ),
+];
+
+/// The inputs' values of the [`RULE_FIELDS`], in their order.
+fn input_values(inputs: &OnMappingSaveInputs) -> [Option<Value>; 5] {
+    [
+        inputs.name.clone().map(Value::String),
+        inputs.conversion_type.clone().map(Value::String),
+        inputs.attribution_type.clone().map(Value::String),
+        inputs
+            .post_click_attribution_window_size
+            .clone()
+            .map(Value::Number),
+        inputs
+            .view_through_attribution_window_size
+            .clone()
+            .map(Value::Number),
+    ]
+}
+
 /// `a || b` on JSON values.
 fn or(a: Option<&Value>, b: impl FnOnce() -> Value) -> Value {
     match a {
@@ -179,39 +212,20 @@ pub async fn verify_rule(api: ConversionsApi<'_>, ad_account: &str, rule_id: &st
         }
     };
     let data = response.data();
-    let get = |k: &str| data.and_then(|d| d.get(k));
+    let placeholder = |what: &str| Value::String(format!("No {what} returned for rule: {rule_id}"));
+    let defaults = [
+        placeholder("name"),
+        placeholder("type"),
+        placeholder("attribution type"),
+        json!(DEFAULT_POST_CLICK_WINDOW),
+        json!(DEFAULT_VIEW_THROUGH_WINDOW),
+    ];
     let mut saved = Map::new();
     saved.insert("id".into(), Value::String(rule_id.to_string()));
-    saved.insert(
-        "name".into(),
-        or(get("name"), || {
-            Value::String(format!("No name returned for rule: {rule_id}"))
-        }),
-    );
-    saved.insert(
-        "conversionType".into(),
-        or(get("type"), || {
-            Value::String(format!("No type returned for rule: {rule_id}"))
-        }),
-    );
-    saved.insert(
-        "attribution_type".into(),
-        or(get("attributionType"), || {
-            Value::String(format!("No attribution type returned for rule: {rule_id}"))
-        }),
-    );
-    saved.insert(
-        "post_click_attribution_window_size".into(),
-        or(get("postClickAttributionWindowSize"), || {
-            json!(DEFAULT_POST_CLICK_WINDOW)
-        }),
-    );
-    saved.insert(
-        "view_through_attribution_window_size".into(),
-        or(get("viewThroughAttributionWindowSize"), || {
-            json!(DEFAULT_VIEW_THROUGH_WINDOW)
-        }),
-    );
+    for ((saved_key, wire_key), default) in RULE_FIELDS.into_iter().zip(defaults) {
+        let value = data.and_then(|d| d.get(wire_key));
+        saved.insert(saved_key.into(), or(value, || default));
+    }
     HookResult {
         success_message: Some(format!("Using existing Conversion Rule: {rule_id} ")),
         saved_data: Some(Value::Object(saved)),
@@ -269,23 +283,15 @@ pub async fn create_rule(api: ConversionsApi<'_>, inputs: &OnMappingSaveInputs) 
             CODE,
         );
     };
-    let saved = object_without_nones([
-        ("id", get("id").cloned()),
-        ("name", get("name").cloned()),
-        ("conversionType", get("type").cloned()),
-        (
-            "attribution_type",
-            Some(or(get("attributionType"), || json!("UNKNOWN"))),
-        ),
-        (
-            "post_click_attribution_window_size",
-            get("postClickAttributionWindowSize").cloned(),
-        ),
-        (
-            "view_through_attribution_window_size",
-            get("viewThroughAttributionWindowSize").cloned(),
-        ),
-    ]);
+    let mut saved = vec![("id", get("id").cloned())];
+    for (saved_key, wire_key) in RULE_FIELDS {
+        let value = get(wire_key).cloned();
+        saved.push(match saved_key {
+            "attribution_type" => (saved_key, Some(or(value.as_ref(), || json!("UNKNOWN")))),
+            _ => (saved_key, value),
+        });
+    }
+    let saved = object_without_nones(saved);
     HookResult {
         success_message: Some(format!("Conversion rule {id} created successfully!")),
         saved_data: Some(saved),
@@ -326,68 +332,22 @@ pub async fn update_rule(
     };
     let previous = |k: &str| outputs.get(k);
     let mut changed = Map::new();
-    let mut change = |key: &str, input: Option<Value>, saved: &str| {
-        if let Some(v) = input.filter(|v| js::truthy(v) && differs(v, previous(saved))) {
-            changed.insert(key.to_string(), v);
+    for ((saved_key, wire_key), input) in RULE_FIELDS.into_iter().zip(input_values(inputs)) {
+        if let Some(v) = input.filter(|v| js::truthy(v) && differs(v, previous(saved_key))) {
+            changed.insert(wire_key.to_string(), v);
         }
-    };
-    change("name", inputs.name.clone().map(Value::String), "name");
-    change(
-        "type",
-        inputs.conversion_type.clone().map(Value::String),
-        "conversionType",
-    );
-    change(
-        "attributionType",
-        inputs.attribution_type.clone().map(Value::String),
-        "attribution_type",
-    );
-    change(
-        "postClickAttributionWindowSize",
-        inputs
-            .post_click_attribution_window_size
-            .clone()
-            .map(Value::Number),
-        "post_click_attribution_window_size",
-    );
-    change(
-        "viewThroughAttributionWindowSize",
-        inputs
-            .view_through_attribution_window_size
-            .clone()
-            .map(Value::Number),
-        "view_through_attribution_window_size",
-    );
+    }
+    // What the rule is after the update: the changed values, else the saved ones.
     let saved_of = |changed: &Map<String, Value>| {
-        let pick = |new: &str, old: &str| -> Option<Value> {
-            match changed.get(new) {
+        let mut saved = vec![("id", previous("id").cloned())];
+        for (saved_key, wire_key) in RULE_FIELDS {
+            let value = match changed.get(wire_key) {
                 Some(v) if js::truthy(v) => Some(v.clone()),
-                _ => previous(old).cloned(),
-            }
-        };
-        object_without_nones([
-            ("id", previous("id").cloned()),
-            ("name", pick("name", "name")),
-            ("conversionType", pick("type", "conversionType")),
-            (
-                "attribution_type",
-                pick("attributionType", "attribution_type"),
-            ),
-            (
-                "post_click_attribution_window_size",
-                pick(
-                    "postClickAttributionWindowSize",
-                    "post_click_attribution_window_size",
-                ),
-            ),
-            (
-                "view_through_attribution_window_size",
-                pick(
-                    "viewThroughAttributionWindowSize",
-                    "view_through_attribution_window_size",
-                ),
-            ),
-        ])
+                _ => previous(saved_key).cloned(),
+            };
+            saved.push((saved_key, value));
+        }
+        object_without_nones(saved)
     };
     let saved = saved_of(&changed);
     let result = api.update_conversion_rule(ad_account, &id, changed).await;

@@ -155,7 +155,7 @@ pub struct OnMappingSaveInputs {
     #[serde(default)]
     #[schemars(
         title = "Name",
-        extend("x-field" = {"depends_on": {"match": "all", "conditions": [{"fieldKey": "conversionRuleId", "operator": "is"}]}})
+        extend("x-field" = {"depends_on": new_rule_only()})
     )]
     pub name: Option<String>,
     /// What kind of conversion the new rule counts.
@@ -201,7 +201,7 @@ pub struct OnMappingSaveInputs {
                 {"value": "MARKETING_QUALIFIED_LEAD", "label": "Marketing Qualified Lead"},
                 {"value": "SALES_QUALIFIED_LEAD", "label": "Sales Qualified Lead"}
             ],
-            "depends_on": {"match": "all", "conditions": [{"fieldKey": "conversionRuleId", "operator": "is"}]}
+            "depends_on": new_rule_only()
         })
     )]
     pub conversion_type: Option<String>,
@@ -214,7 +214,7 @@ pub struct OnMappingSaveInputs {
                 {"value": "LAST_TOUCH_BY_CAMPAIGN", "label": "Each Campaign"},
                 {"value": "LAST_TOUCH_BY_CONVERSION", "label": "Single Campaign"}
             ],
-            "depends_on": {"match": "all", "conditions": [{"fieldKey": "conversionRuleId", "operator": "is"}]}
+            "depends_on": new_rule_only()
         })
     )]
     pub attribution_type: Option<String>,
@@ -223,16 +223,7 @@ pub struct OnMappingSaveInputs {
     #[schemars(
         title = "Post-Click Attribution Window Size",
         with = "Option<f64>",
-        extend("x-field" = {
-            "default": 30,
-            "choices": [
-                {"value": 1, "label": "1 day"},
-                {"value": 7, "label": "7 days"},
-                {"value": 30, "label": "30 days"},
-                {"value": 90, "label": "90 days"}
-            ],
-            "depends_on": {"match": "all", "conditions": [{"fieldKey": "conversionRuleId", "operator": "is"}]}
-        })
+        extend("x-field" = window_size_field(DEFAULT_POST_CLICK_WINDOW))
     )]
     pub post_click_attribution_window_size: Option<Number>,
     /// How many days after an ad was viewed a conversion is still credited to it (1, 7, 30 or 90; 7 by default).
@@ -240,18 +231,30 @@ pub struct OnMappingSaveInputs {
     #[schemars(
         title = "View-Through Attribution Window Size",
         with = "Option<f64>",
-        extend("x-field" = {
-            "default": 7,
-            "choices": [
-                {"value": 1, "label": "1 day"},
-                {"value": 7, "label": "7 days"},
-                {"value": 30, "label": "30 days"},
-                {"value": 90, "label": "90 days"}
-            ],
-            "depends_on": {"match": "all", "conditions": [{"fieldKey": "conversionRuleId", "operator": "is"}]}
-        })
+        extend("x-field" = window_size_field(DEFAULT_VIEW_THROUGH_WINDOW))
     )]
     pub view_through_attribution_window_size: Option<Number>,
+}
+
+/// The `depends_on` of the fields that describe a new rule: shown only while no existing rule
+/// is chosen.
+fn new_rule_only() -> Value {
+    json!({"match": "all", "conditions": [{"fieldKey": "conversionRuleId", "operator": "is"}]})
+}
+
+/// The `x-field` of an attribution window size: its default, the windows LinkedIn offers (1, 7,
+/// 30 or 90 days), shown only for a new rule.
+fn window_size_field(default: u64) -> Value {
+    let choices: Vec<Value> = [
+        (1, "1 day"),
+        (7, "7 days"),
+        (30, "30 days"),
+        (90, "90 days"),
+    ]
+    .into_iter()
+    .map(|(value, label)| json!({"value": value, "label": label}))
+    .collect();
+    json!({"default": default, "choices": choices, "depends_on": new_rule_only()})
 }
 
 impl OnMappingSaveInputs {
