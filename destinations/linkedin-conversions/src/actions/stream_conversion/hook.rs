@@ -233,19 +233,35 @@ pub async fn verify_rule(api: ConversionsApi<'_>, ad_account: &str, rule_id: &st
     }
 }
 
+/// What creating and updating a rule start with: without a selected ad account, the reference's
+/// "No Ad Account selected" failure to `what` the rule; with an existing rule named in the
+/// inputs, that rule verified. Both are `Err(the hook's result)`; otherwise the ad account.
+async fn account_unless_existing_rule<'a>(
+    api: ConversionsApi<'_>,
+    inputs: &'a OnMappingSaveInputs,
+    what: &str,
+    code: &str,
+) -> Result<&'a str, HookResult> {
+    let Some(ad_account) = inputs.ad_account_id.as_deref().filter(|a| !a.is_empty()) else {
+        return Err(hook_error(
+            format!("Failed to {what} conversion rule: No Ad Account selected."),
+            code,
+        ));
+    };
+    match inputs.existing_rule_id() {
+        Some(rule_id) => Err(verify_rule(api, ad_account, rule_id).await),
+        None => Ok(ad_account),
+    }
+}
+
 /// Creates a conversion rule from the inputs (its fields become the saved data), or verifies the
 /// existing rule the inputs name.
 pub async fn create_rule(api: ConversionsApi<'_>, inputs: &OnMappingSaveInputs) -> HookResult {
     const CODE: &str = "CONVERSION_RULE_CREATION_FAILURE";
-    let Some(ad_account) = inputs.ad_account_id.as_deref().filter(|a| !a.is_empty()) else {
-        return hook_error(
-            "Failed to create conversion rule: No Ad Account selected.",
-            CODE,
-        );
+    let ad_account = match account_unless_existing_rule(api, inputs, "create", CODE).await {
+        Ok(ad_account) => ad_account,
+        Err(done) => return done,
     };
-    if let Some(rule_id) = inputs.existing_rule_id() {
-        return verify_rule(api, ad_account, rule_id).await;
-    }
     let body = object_without_nones([
         ("name", inputs.name.clone().map(Value::String)),
         ("account", Some(Value::String(ad_account.to_string()))),
@@ -317,15 +333,10 @@ pub async fn update_rule(
     let Some(outputs) = outputs.filter(|o| js::truthy(o)) else {
         return no_rule();
     };
-    let Some(ad_account) = inputs.ad_account_id.as_deref().filter(|a| !a.is_empty()) else {
-        return hook_error(
-            "Failed to update conversion rule: No Ad Account selected.",
-            CODE,
-        );
+    let ad_account = match account_unless_existing_rule(api, inputs, "update", CODE).await {
+        Ok(ad_account) => ad_account,
+        Err(done) => return done,
     };
-    if let Some(rule_id) = inputs.existing_rule_id() {
-        return verify_rule(api, ad_account, rule_id).await;
-    }
     // Saved outputs without an id would put the text `undefined` in the URL.
     let Some(id) = outputs.get("id").and_then(scalar_text) else {
         return no_rule();
