@@ -150,3 +150,16 @@ pub fn company_event(computation_key: &str, domain: &str) -> Value {
         "context": {"personas": {"computation_key": computation_key}},
     })
 }
+
+/// The multistatus nodes of the last batch, as JSON.
+pub fn multistatus_json<D: Destination>(t: &TestIntegration<D>) -> Vec<Value> {
+    t.multistatus()
+        .iter()
+        .map(|n| serde_json::to_value(n).expect("a node serialises"))
+        .collect()
+}
+
+/// What a caller sees of an error: its class, code, status and message.
+pub fn error_summary(e: &Error) -> (ErrorClass, Option<&str>, Option<u16>, &str) {
+    (e.class(), e.code(), e.status(), e.message())
+}
