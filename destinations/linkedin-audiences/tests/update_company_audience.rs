@@ -1,6 +1,7 @@
 //! `updateCompanyAudience` (reference `updateCompanyAudience/__tests__`, section 7.3), with the
 //! real URLs and bodies. The reference's cases that differ only in their inputs are tables here;
-//! each row names the reference case it ports.
+//! each row names the reference case it ports. The reference's unit cases of
+//! `to_organization_urn` are the crate's unit test `organization_urns_are_normalised`.
 
 mod common;
 
@@ -9,7 +10,6 @@ use actions_core::prelude::*;
 use actions_testkit::{TestIntegration, TestOptions};
 use common::{JSON, body_json, error_summary, harness, multistatus_json, requests, tokens};
 use linkedin_audiences::LinkedInAudiences;
-use linkedin_audiences::actions::update_company_audience::to_organization_urn;
 
 const ACTION: &str = "updateCompanyAudience";
 const LOOKUP: &str = "/rest/dmpSegments?q=account&account=urn%3Ali%3AsponsoredAccount%3A12345&sourceSegmentId=aud_key&sourcePlatform=SEGMENT";
@@ -119,21 +119,21 @@ async fn missing_segment(lookup: &str, status: usize) -> T {
     t
 }
 
-/// 7.3 unit: bare ids, URNs (doubled, any case) and surrounding spaces.
-#[test]
-fn organization_urns_are_normalised() {
-    for id in [
-        "1035",
-        "urn:li:organization:1035",
-        "urn:li:organization:urn:li:organization:1035",
-        "URN:LI:ORGANIZATION:1035",
-        "  1035  ",
-    ] {
-        assert_eq!(
-            to_organization_urn(id),
-            "urn:li:organization:1035",
-            "{id:?}"
-        );
+/// A harness where the segment cannot be resolved: the lookup answers 500 (`None`), or no
+/// segment exists and its creation answers `Some(status)`.
+async fn unresolvable_segment(create_status: Option<usize>) -> T {
+    match create_status {
+        Some(status) => missing_segment(LOOKUP, status).await,
+        None => {
+            let mut t = harness().await;
+            t.mock("GET", LOOKUP)
+                .with_status(500)
+                .with_header(JSON.0, JSON.1)
+                .with_body("{}")
+                .create_async()
+                .await;
+            t
+        }
     }
 }
 
@@ -310,19 +310,7 @@ async fn segment_resolution_failures_map_to_the_reference_errors() {
         ),
     ];
     for (case, create_status, expected) in cases {
-        let mut t = match create_status {
-            Some(status) => missing_segment(LOOKUP, status).await,
-            None => {
-                let mut t = harness().await;
-                t.mock("GET", LOOKUP)
-                    .with_status(500)
-                    .with_header(JSON.0, JSON.1)
-                    .with_body("{}")
-                    .create_async()
-                    .await;
-                t
-            }
-        };
+        let mut t = unresolvable_segment(create_status).await;
         let e = t
             .test_action(ACTION, single(microsoft(), add_mapping()))
             .await
@@ -633,14 +621,7 @@ async fn batch_fails_when_its_segment_cannot_be_resolved() {
         ),
     ];
     for (case, create_status, mapping, expected) in cases {
-        let mut t = match create_status {
-            Some(status) => missing_segment(LOOKUP, status).await,
-            None => {
-                let mut t = harness().await;
-                t.mock("GET", LOOKUP).with_status(500).create_async().await;
-                t
-            }
-        };
+        let mut t = unresolvable_segment(create_status).await;
         let e = t
             .test_batch_action(ACTION, batch(vec![microsoft()], mapping))
             .await

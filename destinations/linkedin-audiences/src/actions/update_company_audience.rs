@@ -560,6 +560,8 @@ impl Action<Settings> for UpdateCompanyAudience {
 mod tests {
     use super::*;
 
+    /// The reference's unit cases (7.3): bare ids, URNs (doubled, any prefix case), surrounding
+    /// spaces; the id's own case is kept.
     #[test]
     fn organization_urns_are_normalised() {
         for id in [
