@@ -55,3 +55,11 @@ pub fn requests(exchanges: &[Exchange]) -> Vec<String> {
         .map(|e| format!("{} {}", e.request.method, e.request.url))
         .collect()
 }
+
+/// The multistatus nodes of the last batch, as JSON.
+pub fn multistatus_json(t: &TestIntegration<LinkedInConversions>) -> Vec<Value> {
+    t.multistatus()
+        .iter()
+        .map(|n| serde_json::to_value(n).expect("a node serialises"))
+        .collect()
+}
