@@ -59,25 +59,25 @@ fn assert_propagation_outcome<D: Destination>(
     assert_eq!(run.refresh_count(), 1);
 }
 
-/// F1: the users POST answers 401 / 65601: one refresh, no second users POST, 503.
-#[tokio::test]
-async fn f1_users_post_revoked_token() {
-    let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    assert_eq!(sim.state().requests_to(RouteKind::DmpSegmentUsers).len(), 1);
+/// What a case sends: one event or a batch, of people or companies.
+enum Sent {
+    User(Value),
+    Users(Vec<Value>),
+    Company(Value),
+    Companies(Vec<Value>),
 }
 
-/// F1 in batch mode: the whole batch ends with the 503 (no per-item 401s).
+/// F1–F5: a LinkedIn endpoint answers 401 with 65601 (revoked) or 65602 (expired): one refresh,
+/// no second call to that endpoint, and the 503 as the outcome, for single events and whole
+/// batches (no per-item 401s). F1 users POST (single and batch), F2 the same expired, F3 the
+/// segment lookup (nothing is posted), F4 the companies POST (single and batch), F5 the company
+/// segment lookup and creation.
 #[tokio::test]
-async fn f1_users_post_revoked_token_in_a_batch() {
-    let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let events: Vec<Value> = (0..3)
+async fn f1_to_f5_token_propagation_answers_end_with_one_refresh_and_the_503() {
+    use RouteKind::{DmpSegmentCompanies, DmpSegmentCreate, DmpSegmentUsers, DmpSegmentsLookup};
+    let revoked = || (CannedResponse::revoked_token(), "65601");
+    let expired = || (CannedResponse::expired_token(), "65602");
+    let users: Vec<Value> = (0..3)
         .map(|i| {
             audience_event(
                 "Audience Entered",
@@ -86,140 +86,87 @@ async fn f1_users_post_revoked_token_in_a_batch() {
             )
         })
         .collect();
-    let r = run
-        .runtime
-        .on_batch(&events, &user_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    assert_eq!(sim.state().requests_to(RouteKind::DmpSegmentUsers).len(), 1);
-}
-
-/// F2: the same with 65602 (expired token).
-#[tokio::test]
-async fn f2_users_post_expired_token() {
-    let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::expired_token()).await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65602", &run, &sim);
-    assert_eq!(sim.state().requests_to(RouteKind::DmpSegmentUsers).len(), 1);
-}
-
-/// F3: the segment lookup answers 401 / 65601: nothing is posted.
-#[tokio::test]
-async fn f3_lookup_revoked_token() {
-    let sim = sim_with(
-        RouteKind::DmpSegmentsLookup,
-        CannedResponse::revoked_token(),
-    )
-    .await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    let state = sim.state();
-    assert_eq!(state.requests_to(RouteKind::DmpSegmentsLookup).len(), 1);
-    assert!(state.requests_to(RouteKind::DmpSegmentUsers).is_empty());
-}
-
-/// F4: the companies POST answers 401 / 65601, single event.
-#[tokio::test]
-async fn f4_companies_post_revoked_token() {
-    let sim = sim_with(
-        RouteKind::DmpSegmentCompanies,
-        CannedResponse::revoked_token(),
-    )
-    .await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(
-            &company_event("li_company_audience", "acme.com"),
-            &company_settings(&run),
-            &run.options(),
-        )
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    assert_eq!(
-        sim.state()
-            .requests_to(RouteKind::DmpSegmentCompanies)
-            .len(),
-        1
-    );
-}
-
-/// F4 in batch mode: the whole batch fails with the 503.
-#[tokio::test]
-async fn f4_companies_post_revoked_token_in_a_batch() {
-    let sim = sim_with(
-        RouteKind::DmpSegmentCompanies,
-        CannedResponse::revoked_token(),
-    )
-    .await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let events = vec![
-        company_event("li_company_audience", "acme.com"),
-        company_event("li_company_audience", "globex.com"),
+    let acme = || company_event("li_company_audience", "acme.com");
+    let companies = vec![acme(), company_event("li_company_audience", "globex.com")];
+    let new_segment = company_event("brand_new_companies", "acme.com");
+    let cases = [
+        (
+            "F1",
+            DmpSegmentUsers,
+            revoked(),
+            Sent::User(user_event()),
+            vec![(DmpSegmentUsers, 1)],
+        ),
+        (
+            "F1 batch",
+            DmpSegmentUsers,
+            revoked(),
+            Sent::Users(users),
+            vec![(DmpSegmentUsers, 1)],
+        ),
+        (
+            "F2",
+            DmpSegmentUsers,
+            expired(),
+            Sent::User(user_event()),
+            vec![(DmpSegmentUsers, 1)],
+        ),
+        (
+            "F3",
+            DmpSegmentsLookup,
+            revoked(),
+            Sent::User(user_event()),
+            vec![(DmpSegmentsLookup, 1), (DmpSegmentUsers, 0)],
+        ),
+        (
+            "F4",
+            DmpSegmentCompanies,
+            revoked(),
+            Sent::Company(acme()),
+            vec![(DmpSegmentCompanies, 1)],
+        ),
+        (
+            "F4 batch",
+            DmpSegmentCompanies,
+            revoked(),
+            Sent::Companies(companies),
+            vec![(DmpSegmentCompanies, 1)],
+        ),
+        (
+            "F5 lookup",
+            DmpSegmentsLookup,
+            expired(),
+            Sent::Company(acme()),
+            vec![(DmpSegmentCompanies, 0)],
+        ),
+        (
+            "F5 creation",
+            DmpSegmentCreate,
+            revoked(),
+            Sent::Company(new_segment),
+            vec![(DmpSegmentCreate, 1), (DmpSegmentCompanies, 0)],
+        ),
     ];
-    let r = run
-        .runtime
-        .on_batch(&events, &company_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    assert_eq!(
-        sim.state()
-            .requests_to(RouteKind::DmpSegmentCompanies)
-            .len(),
-        1
-    );
-}
-
-/// F5: the company segment lookup answers 401 / 65602.
-#[tokio::test]
-async fn f5_company_lookup_expired_token() {
-    let sim = sim_with(
-        RouteKind::DmpSegmentsLookup,
-        CannedResponse::expired_token(),
-    )
-    .await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(
-            &company_event("li_company_audience", "acme.com"),
-            &company_settings(&run),
-            &run.options(),
-        )
-        .await;
-    assert_propagation_outcome(r, "65602", &run, &sim);
-    assert!(
-        sim.state()
-            .requests_to(RouteKind::DmpSegmentCompanies)
-            .is_empty()
-    );
-}
-
-/// F5: the company segment creation answers 401 / 65601.
-#[tokio::test]
-async fn f5_company_segment_creation_revoked_token() {
-    let sim = sim_with(RouteKind::DmpSegmentCreate, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(
-            &company_event("brand_new_companies", "acme.com"),
-            &company_settings(&run),
-            &run.options(),
-        )
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    let state = sim.state();
-    assert_eq!(state.requests_to(RouteKind::DmpSegmentCreate).len(), 1);
-    assert!(state.requests_to(RouteKind::DmpSegmentCompanies).is_empty());
+    for (case, route, (answer, code), sent, counts) in cases {
+        let sim = sim_with(route, answer).await;
+        let run = SimRun::new(LinkedInAudiences::new(), &sim);
+        let (users, companies) = (user_settings(&run), company_settings(&run));
+        let options = run.options();
+        let result = match &sent {
+            Sent::User(event) => run.runtime.on_event(event, &users, &options).await,
+            Sent::Users(events) => run.runtime.on_batch(events, &users, &options).await,
+            Sent::Company(event) => run.runtime.on_event(event, &companies, &options).await,
+            Sent::Companies(events) => run.runtime.on_batch(events, &companies, &options).await,
+        };
+        assert_propagation_outcome(result, code, &run, &sim);
+        for (route, count) in counts {
+            assert_eq!(
+                sim.state().requests_to(route).len(),
+                count,
+                "{case}: {route:?}"
+            );
+        }
+    }
 }
 
 /// A failing refresh (`invalid_grant`) is the outcome instead of the 503.

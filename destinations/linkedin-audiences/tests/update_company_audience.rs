@@ -137,6 +137,13 @@ async fn unresolvable_segment(create_status: Option<usize>) -> T {
     }
 }
 
+/// The error of adding microsoft.com (by domain) with this harness.
+async fn add_microsoft_error(mut t: T) -> Error {
+    t.test_action(ACTION, single(microsoft(), add_mapping()))
+        .await
+        .unwrap_err()
+}
+
 /// 7.3 #1: domain and organisation id.
 #[tokio::test]
 async fn sends_domain_and_organization() {
@@ -310,11 +317,7 @@ async fn segment_resolution_failures_map_to_the_reference_errors() {
         ),
     ];
     for (case, create_status, expected) in cases {
-        let mut t = unresolvable_segment(create_status).await;
-        let e = t
-            .test_action(ACTION, single(microsoft(), add_mapping()))
-            .await
-            .unwrap_err();
+        let e = add_microsoft_error(unresolvable_segment(create_status).await).await;
         assert_eq!(error_summary(&e), expected, "{case}");
     }
 }
@@ -441,11 +444,7 @@ async fn members_failures_map_to_the_reference_errors() {
         ("#25", 200, r#"{"elements":[]}"#, api_400(FAILED_400)),
     ];
     for (case, status, body, expected) in cases {
-        let mut t = existing_segment(status, body).await;
-        let e = t
-            .test_action(ACTION, single(microsoft(), add_mapping()))
-            .await
-            .unwrap_err();
+        let e = add_microsoft_error(existing_segment(status, body).await).await;
         assert_eq!(error_summary(&e), expected, "{case}");
     }
 }
