@@ -11,27 +11,13 @@ use actions_core::prelude::*;
 use actions_testkit::linkedin_sim::{
     CannedResponse, Fault, FaultRule, LinkedInSim, RouteKind, SimConfig,
 };
-use common::{AUDIENCE_SUBSCRIPTION, SimRun, audience_event, company_event, sim_settings};
+use common::{SimRun, audience_event, company_event, entered_events};
 use linkedin_audiences::{LinkedInAudiences, Settings};
 
 async fn sim_with(route: RouteKind, response: CannedResponse) -> LinkedInSim {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
     sim.add_fault(FaultRule::new(route, Fault::Respond(response)));
     sim
-}
-
-fn user_settings<D: Destination>(run: &SimRun<D>) -> Value {
-    sim_settings(
-        "updateAudience",
-        AUDIENCE_SUBSCRIPTION,
-        run.default_mapping("updateAudience"),
-    )
-}
-
-fn company_settings<D: Destination>(run: &SimRun<D>) -> Value {
-    let mut mapping = run.default_mapping("updateCompanyAudience");
-    mapping["dmp_company_action"] = json!("ADD");
-    sim_settings("updateCompanyAudience", "type = \"track\"", mapping)
 }
 
 fn user_event() -> Value {
@@ -74,83 +60,36 @@ enum Sent {
 /// segment lookup and creation.
 #[tokio::test]
 async fn f1_to_f5_token_propagation_answers_end_with_one_refresh_and_the_503() {
-    use RouteKind::{DmpSegmentCompanies, DmpSegmentCreate, DmpSegmentUsers, DmpSegmentsLookup};
+    use RouteKind::{
+        DmpSegmentCompanies as Companies, DmpSegmentCreate as Create, DmpSegmentUsers as Users,
+        DmpSegmentsLookup as Lookup,
+    };
     let revoked = || (CannedResponse::revoked_token(), "65601");
     let expired = || (CannedResponse::expired_token(), "65602");
-    let users: Vec<Value> = (0..3)
-        .map(|i| {
-            audience_event(
-                "Audience Entered",
-                "li_test_audience",
-                &format!("u{i}@x.com"),
-            )
-        })
-        .collect();
-    let acme = || company_event("li_company_audience", "acme.com");
-    let companies = vec![acme(), company_event("li_company_audience", "globex.com")];
-    let new_segment = company_event("brand_new_companies", "acme.com");
-    let cases = [
-        (
-            "F1",
-            DmpSegmentUsers,
-            revoked(),
-            Sent::User(user_event()),
-            vec![(DmpSegmentUsers, 1)],
-        ),
-        (
-            "F1 batch",
-            DmpSegmentUsers,
-            revoked(),
-            Sent::Users(users),
-            vec![(DmpSegmentUsers, 1)],
-        ),
-        (
-            "F2",
-            DmpSegmentUsers,
-            expired(),
-            Sent::User(user_event()),
-            vec![(DmpSegmentUsers, 1)],
-        ),
-        (
-            "F3",
-            DmpSegmentsLookup,
-            revoked(),
-            Sent::User(user_event()),
-            vec![(DmpSegmentsLookup, 1), (DmpSegmentUsers, 0)],
-        ),
-        (
-            "F4",
-            DmpSegmentCompanies,
-            revoked(),
-            Sent::Company(acme()),
-            vec![(DmpSegmentCompanies, 1)],
-        ),
-        (
-            "F4 batch",
-            DmpSegmentCompanies,
-            revoked(),
-            Sent::Companies(companies),
-            vec![(DmpSegmentCompanies, 1)],
-        ),
-        (
-            "F5 lookup",
-            DmpSegmentsLookup,
-            expired(),
-            Sent::Company(acme()),
-            vec![(DmpSegmentCompanies, 0)],
-        ),
-        (
-            "F5 creation",
-            DmpSegmentCreate,
-            revoked(),
-            Sent::Company(new_segment),
-            vec![(DmpSegmentCreate, 1), (DmpSegmentCompanies, 0)],
-        ),
+    let three = entered_events(3, "li_test_audience");
+    let acme = || Sent::Company(company_event("li_company_audience", "acme.com"));
+    let two = vec![
+        company_event("li_company_audience", "acme.com"),
+        company_event("li_company_audience", "globex.com"),
+    ];
+    let new_segment = Sent::Company(company_event("brand_new_companies", "acme.com"));
+    let user = || Sent::User(user_event());
+    // One row a case: the faulted endpoint, its answer, what is sent, the calls per endpoint.
+    #[rustfmt::skip]
+    let cases: [(&str, RouteKind, _, Sent, &[(RouteKind, usize)]); 8] = [
+        ("F1", Users, revoked(), user(), &[(Users, 1)]),
+        ("F1 batch", Users, revoked(), Sent::Users(three), &[(Users, 1)]),
+        ("F2", Users, expired(), user(), &[(Users, 1)]),
+        ("F3", Lookup, revoked(), user(), &[(Lookup, 1), (Users, 0)]),
+        ("F4", Companies, revoked(), acme(), &[(Companies, 1)]),
+        ("F4 batch", Companies, revoked(), Sent::Companies(two), &[(Companies, 1)]),
+        ("F5 lookup", Lookup, expired(), acme(), &[(Companies, 0)]),
+        ("F5 creation", Create, revoked(), new_segment, &[(Create, 1), (Companies, 0)]),
     ];
     for (case, route, (answer, code), sent, counts) in cases {
         let sim = sim_with(route, answer).await;
         let run = SimRun::new(LinkedInAudiences::new(), &sim);
-        let (users, companies) = (user_settings(&run), company_settings(&run));
+        let (users, companies) = (run.user_settings(), run.company_settings());
         let options = run.options();
         let result = match &sent {
             Sent::User(event) => run.runtime.on_event(event, &users, &options).await,
@@ -159,7 +98,7 @@ async fn f1_to_f5_token_propagation_answers_end_with_one_refresh_and_the_503() {
             Sent::Companies(events) => run.runtime.on_batch(events, &companies, &options).await,
         };
         assert_propagation_outcome(result, code, &run, &sim);
-        for (route, count) in counts {
+        for &(route, count) in counts {
             assert_eq!(
                 sim.state().requests_to(route).len(),
                 count,
@@ -176,8 +115,7 @@ async fn a_failing_refresh_surfaces_as_the_refresh_error() {
     sim.revoke_refresh_token("sim-refresh-token");
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
+        .event(&user_event(), &run.user_settings())
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Integration);
@@ -207,8 +145,7 @@ async fn n1_other_401_answers_refresh_and_retry_once() {
         );
         let run = SimRun::new(LinkedInAudiences::new(), &sim);
         let results = run
-            .runtime
-            .on_event(&user_event(), &user_settings(&run), &run.options())
+            .event(&user_event(), &run.user_settings())
             .await
             .unwrap_or_else(|e| panic!("{answer:?}: {e:?}"));
         assert_eq!(
@@ -237,12 +174,9 @@ async fn n1_other_401_answers_refresh_and_retry_once() {
 async fn n1_unknown_token_on_the_lookup_refreshes_and_retries() {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let mut settings = user_settings(&run);
+    let mut settings = run.user_settings();
     settings["oauth"]["access_token"] = json!("stale-token");
-    run.runtime
-        .on_event(&user_event(), &settings, &run.options())
-        .await
-        .unwrap();
+    run.event(&user_event(), &settings).await.unwrap();
     let state = sim.state();
     assert_eq!(state.requests_to(RouteKind::DmpSegmentsLookup).len(), 2);
     assert_eq!(state.requests_to(RouteKind::DmpSegmentUsers).len(), 1);
@@ -255,8 +189,7 @@ async fn n1_a_persistent_401_ends_after_one_retry() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::empty(401)).await;
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
+        .event(&user_event(), &run.user_settings())
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::InvalidAuthentication);
@@ -279,8 +212,7 @@ async fn n2_a_403_with_the_code_is_not_matched() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, forbidden.clone()).await;
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
+        .event(&user_event(), &run.user_settings())
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Retryable);
@@ -290,15 +222,8 @@ async fn n2_a_403_with_the_code_is_not_matched() {
 
     let sim = sim_with(RouteKind::DmpSegmentCompanies, forbidden).await;
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let e = run
-        .runtime
-        .on_event(
-            &company_event("li_company_audience", "acme.com"),
-            &company_settings(&run),
-            &run.options(),
-        )
-        .await
-        .unwrap_err();
+    let acme = company_event("li_company_audience", "acme.com");
+    let e = run.event(&acme, &run.company_settings()).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Api);
     assert_eq!(e.status(), Some(403));
     assert!(sim.state().refresh_requests.is_empty());
@@ -330,8 +255,7 @@ async fn n3_non_oauth_scheme_gets_the_503_without_a_refresh() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
     let run = SimRun::new(NotOAuth(LinkedInAudiences::new()), &sim);
     let e = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
+        .event(&user_event(), &run.user_settings())
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Retryable);
