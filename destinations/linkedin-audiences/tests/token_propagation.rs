@@ -45,6 +45,16 @@ fn assert_propagation_outcome<D: Destination>(
     assert_eq!(run.refresh_count(), 1);
 }
 
+/// A case: its name, the faulted endpoint, its answer and `serviceErrorCode`, what is sent, and
+/// the calls expected per endpoint.
+type Case = (
+    &'static str,
+    RouteKind,
+    (CannedResponse, &'static str),
+    Sent,
+    &'static [(RouteKind, usize)],
+);
+
 /// What a case sends: one event or a batch, of people or companies.
 enum Sent {
     User(Value),
@@ -76,7 +86,7 @@ async fn f1_to_f5_token_propagation_answers_end_with_one_refresh_and_the_503() {
     let user = || Sent::User(user_event());
     // One row a case: the faulted endpoint, its answer, what is sent, the calls per endpoint.
     #[rustfmt::skip]
-    let cases: [(&str, RouteKind, _, Sent, &[(RouteKind, usize)]); 8] = [
+    let cases: [Case; 8] = [
         ("F1", Users, revoked(), user(), &[(Users, 1)]),
         ("F1 batch", Users, revoked(), Sent::Users(three), &[(Users, 1)]),
         ("F2", Users, expired(), user(), &[(Users, 1)]),

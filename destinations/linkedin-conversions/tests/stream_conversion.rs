@@ -679,6 +679,9 @@ fn destination_error(status: u16, errortype: &str, message: &str, sent: Value) -
 /// LinkedIn's answer to a batch: status, content type, body.
 type Answer = (usize, &'static str, &'static str);
 
+/// A batch case: its name, the events, LinkedIn's answer (none: no request), the nodes.
+type BatchCase = (&'static str, Vec<Value>, Option<Answer>, Vec<Value>);
+
 const CREATED: Answer = (201, "text/plain", "");
 const REJECTED_TOKEN: Answer = (401, "application/json", UNAUTHORIZED);
 const THROTTLED: Answer = (429, "text/plain", "Too Many Requests");
@@ -695,7 +698,7 @@ async fn batch_reports_a_node_per_event() {
     let failed = |el| destination_error(500, "INTERNAL_SERVER_ERROR", "Internal Server Error", el);
     let no_ids = json!({"type": "track", "timestamp": NOW.to_string(), "context": {"traits": {}}});
     let (e, e2) = (event_e(), event_e2());
-    let cases: Vec<(&str, Vec<Value>, Option<Answer>, Vec<Value>)> = vec![
+    let cases: Vec<BatchCase> = vec![
         (
             "#30",
             vec![e.clone(), stale("stale@example.com")],
