@@ -86,6 +86,7 @@ pub fn is_retryable(error: &Error) -> bool {
 /// ```
 /// use actions_core::{Error, retry::fails_whole_batch};
 /// assert!(fails_whole_batch(&Error::invalid_authentication("expired")));
+/// assert!(fails_whole_batch(&Error::token_propagation("65601")));
 /// assert!(!fails_whole_batch(&Error::retryable("busy", 503)));
 /// ```
 pub fn fails_whole_batch(error: &Error) -> bool {

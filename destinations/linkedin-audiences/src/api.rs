@@ -6,7 +6,7 @@
 //! use actions_core::context::Features;
 //! use linkedin_audiences::api;
 //!
-//! assert_eq!(api::api_version(&Features::new()), "202604");
+//! assert_eq!(api::API_VERSIONS.select(&Features::new()), "202604");
 //! assert_eq!(
 //!     api::ad_account_user_url("512345678", "abc123"),
 //!     "https://api.linkedin.com/rest/adAccountUsers/account=urn:li:sponsoredAccount:512345678&user=urn:li:person:abc123"
@@ -18,21 +18,21 @@
 //! ```
 
 use actions_core::Error;
-use actions_core::context::Features;
 use actions_core::error::codes;
 use actions_core::oauth::AuthTokens;
 use actions_core::request::{RequestClient, Response};
-use linkedin_common::API_BASE;
+use linkedin_common::{API_BASE, ApiVersions};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-/// The `LinkedIn-Version` sent by default.
-pub const API_VERSION: &str = "202604";
-/// The `LinkedIn-Version` sent when the canary feature flag is on (currently the same).
-pub const CANARY_API_VERSION: &str = "202604";
-/// The feature flag that selects [`CANARY_API_VERSION`].
-pub const CANARY_FEATURE: &str = "linkedin-audiences-canary-version";
+/// The `LinkedIn-Version`s: `202604` by default and when the canary feature flag
+/// `linkedin-audiences-canary-version` is on (the same version today).
+pub const API_VERSIONS: ApiVersions = ApiVersions {
+    stable: "202604",
+    canary: "202604",
+    canary_feature: "linkedin-audiences-canary-version",
+};
 /// `sourcePlatform` of every segment this destination looks up or creates.
 pub const SOURCE_PLATFORM: &str = "SEGMENT";
 /// The prefix of ad account URNs.
@@ -40,7 +40,10 @@ pub const ACCOUNT_URN_PREFIX: &str = "urn:li:sponsoredAccount:";
 /// The prefix of organisation (company) URNs.
 pub const ORGANIZATION_URN_PREFIX: &str = "urn:li:organization:";
 /// `X-Restli-Protocol-Version` of the company endpoints.
-pub const RESTLI_PROTOCOL_VERSION: &str = "2.0.0";
+pub use linkedin_common::RESTLI_PROTOCOL_VERSION;
+/// The id of a segment as the reference turns it into text (`String(id)`): numbers and strings;
+/// `None` for anything else (the reference would write `undefined` or `[object Object]`).
+pub use linkedin_common::id_text;
 /// LinkedIn accepts at most this many elements in one BATCH_CREATE request.
 pub const MAX_ELEMENTS_PER_REQUEST: usize = 5000;
 
@@ -82,15 +85,6 @@ impl SegmentType {
             SegmentType::User => "users",
             SegmentType::Company => "companies",
         }
-    }
-}
-
-/// The `LinkedIn-Version` for these feature flags.
-pub fn api_version(features: &Features) -> &'static str {
-    if features.enabled(CANARY_FEATURE) {
-        CANARY_API_VERSION
-    } else {
-        API_VERSION
     }
 }
 
@@ -248,22 +242,11 @@ pub async fn update_members<T: Serialize>(
 /// undefined`; we never send that: the error is an `InvalidAuthenticationError` (401), so an
 /// OAuth pipeline with a refresh token refreshes and retries.
 pub fn require_access_token(auth: &AuthTokens) -> Result<(), Error> {
-    match auth.access_token() {
-        Some(_) => Ok(()),
-        None => Err(Error::invalid_authentication(
-            "No LinkedIn OAuth access token is available. Please authenticate via OAuth before enabling the destination.",
-        )),
-    }
-}
-
-/// The id of a segment as the reference turns it into text (`String(id)`): numbers and strings;
-/// `None` for anything else (the reference would write `undefined` or `[object Object]`).
-pub fn id_text(id: &Value) -> Option<String> {
-    match id {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    linkedin_common::require_access_token(
+        auth,
+        "No LinkedIn OAuth access token is available. Please authenticate via OAuth before enabling the destination.",
+    )
+    .map(|_| ())
 }
 
 /// The `elements` list of a lookup answer, or a clear error when the answer has none.
@@ -283,13 +266,14 @@ pub fn elements_of(body: &Value) -> Result<&[Value], Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actions_core::context::Features;
 
     #[test]
     fn canary_flag_selects_the_canary_version() {
         let mut features = Features::new();
-        assert_eq!(api_version(&features), API_VERSION);
-        features.set(CANARY_FEATURE, true);
-        assert_eq!(api_version(&features), CANARY_API_VERSION);
+        assert_eq!(API_VERSIONS.select(&features), API_VERSIONS.stable);
+        features.set(API_VERSIONS.canary_feature, true);
+        assert_eq!(API_VERSIONS.select(&features), API_VERSIONS.canary);
     }
 
     #[test]
@@ -313,6 +297,7 @@ mod tests {
         );
         assert_eq!(id_text(&Value::Null), None);
         assert_eq!(id_text(&json!({"id": 1})), None);
+        assert_eq!(id_text(&json!(true)), None);
     }
 
     #[test]

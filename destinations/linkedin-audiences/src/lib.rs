@@ -37,11 +37,10 @@
 
 #![warn(missing_docs)]
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use actions_core::prelude::*;
-use actions_core::request::AfterResponseHook;
-use linkedin_common::{TOKEN_URL, token_propagation_hook};
+use linkedin_common::{RefreshRequest, answer_field, id_text};
 
 pub mod actions;
 pub mod api;
@@ -49,6 +48,7 @@ pub mod settings;
 
 pub use actions::update_audience::UpdateAudience;
 pub use actions::update_company_audience::UpdateCompanyAudience;
+pub use linkedin_common::REFRESH_TOKEN_EXPIRED_MESSAGE;
 pub use settings::Settings;
 
 /// The destination's name (it must equal the name the destination was created with).
@@ -65,11 +65,6 @@ pub const INVALID_TOKEN_MESSAGE: &str = "Invalid LinkedIn Oauth access token. Pl
 pub const INVALID_AD_ACCOUNT_MESSAGE: &str = "Invalid LinkedIn Ad Account id. Please verify that the LinkedIn Ad Account exists and that you have access to it.";
 /// `testAuthentication` when the member is only a Viewer of the ad account.
 pub const VIEWER_ROLE_MESSAGE: &str = "Access to the provided Ad Account with a role other than Viewer is required. Please reach out to a LinkedIn Ad Account Admin on your team to grant proper access.";
-/// The token refresh when LinkedIn answers `invalid_grant`.
-pub const REFRESH_TOKEN_EXPIRED_MESSAGE: &str = "Invalid Authentication: Your refresh token is invalid or expired. Please re-authenticate to fetch a new refresh token.";
-
-/// One hook for every client this destination builds.
-static PROPAGATION_HOOK: LazyLock<AfterResponseHook> = LazyLock::new(token_propagation_hook);
 
 /// The LinkedIn Audiences destination.
 #[derive(Clone, Copy, Debug, Default)]
@@ -87,14 +82,6 @@ fn is_http_error(e: &Error, status_text: &str) -> bool {
     e.class() == ErrorClass::Http && e.message() == status_text
 }
 
-/// A member of a JSON answer (parsed whatever the content type).
-fn answer_field(response: &Response, key: &str) -> Option<Value> {
-    match response.data().filter(|d| d.is_object()) {
-        Some(data) => data.get(key).cloned(),
-        None => response.json().ok()?.get(key).cloned(),
-    }
-}
-
 #[async_trait]
 impl Destination for LinkedInAudiences {
     type Settings = Settings;
@@ -110,15 +97,10 @@ impl Destination for LinkedInAudiences {
     }
 
     /// `authorization: Bearer <token>` (only when there is a token: never `Bearer undefined`),
-    /// `linkedin-version`, and the token-propagation hook.
+    /// `linkedin-version`, and the token-propagation hook
+    /// ([`linkedin_common::request_options`]).
     fn extend_request(&self, ctx: &RequestContext<'_, Settings>) -> RequestOptions {
-        let mut options = RequestOptions::new();
-        if let Some(token) = ctx.auth.access_token() {
-            options = options.header("authorization", format!("Bearer {token}"));
-        }
-        options
-            .header("linkedin-version", api::api_version(ctx.features))
-            .after_response(PROPAGATION_HOOK.clone())
+        linkedin_common::request_options(ctx.auth, ctx.features, &api::API_VERSIONS)
     }
 
     async fn test_authentication(
@@ -126,9 +108,7 @@ impl Destination for LinkedInAudiences {
         client: &RequestClient,
         ctx: AuthContext<'_, Settings>,
     ) -> Result<(), Error> {
-        if ctx.auth.access_token().is_none() {
-            return Err(Error::invalid_authentication(NO_TOKEN_MESSAGE));
-        }
+        linkedin_common::require_access_token(ctx.auth, NO_TOKEN_MESSAGE)?;
         if !ctx.settings.send_email && !ctx.settings.send_google_advertising_id {
             return Err(Error::plain(actions::update_audience::SEND_FLAGS_MESSAGE));
         }
@@ -142,7 +122,7 @@ impl Destination for LinkedInAudiences {
         // The reference would ask for `user=urn:li:person:undefined` without an id.
         let person_id = answer_field(&me, "id")
             .as_ref()
-            .and_then(api::id_text)
+            .and_then(id_text)
             .ok_or_else(|| {
                 Error::plain("LinkedIn's profile answer (/rest/me) did not contain the member id.")
             })?;
@@ -168,63 +148,26 @@ impl Destination for LinkedInAudiences {
 
     /// `POST https://www.linkedin.com/oauth/v2/accessToken` with the refresh token and the OAuth
     /// app's credentials (`oauth.clientId` / `oauth.clientSecret`); returns only the new access
-    /// token, as the reference does.
+    /// token, as the reference does ([`linkedin_common::refresh_access_token`]).
     async fn refresh_access_token(
         &self,
         client: &RequestClient,
         ctx: AuthContext<'_, Settings>,
     ) -> Result<Option<RefreshedTokens>, Error> {
-        let auth = ctx.auth;
         // The reference would send the text `undefined` for each missing value.
-        let refresh_token = auth.refresh_token.as_ref().ok_or_else(|| {
-            Error::integration(
-                "Missing refresh token. Please re-authenticate to fetch a new refresh token.",
-                codes::OAUTH_REFRESH_FAILED,
-                401,
-            )
-        })?;
-        let client_id = auth.client_id.as_deref().ok_or_else(|| {
-            Error::integration("Missing client ID", codes::OAUTH_REFRESH_FAILED, 500)
-        })?;
-        let client_secret = auth.client_secret.as_ref().ok_or_else(|| {
-            Error::integration("Missing client secret", codes::OAUTH_REFRESH_FAILED, 500)
-        })?;
-        let failed = |reason: &str| {
-            Error::integration(
-                format!("Failed to fetch a new access token. Reason: {reason}"),
-                codes::OAUTH_REFRESH_FAILED,
-                401,
-            )
+        let refresh_token = linkedin_common::require_refresh_token(ctx.auth)?;
+        let (client_id, client_secret) = linkedin_common::require_client_credentials(
+            ctx.auth.client_id.as_deref(),
+            ctx.auth.client_secret.as_ref(),
+        )?;
+        let request = RefreshRequest {
+            refresh_token,
+            client_id,
+            client_secret,
+            content_type: None,
         };
-        let response = client
-            .post(TOKEN_URL)
-            .form([
-                ("refresh_token", refresh_token.expose()),
-                ("client_id", client_id),
-                ("client_secret", client_secret.expose()),
-                ("grant_type", "refresh_token"),
-            ])
-            .send()
+        linkedin_common::refresh_access_token(client, request)
             .await
-            .map_err(|e| {
-                let oauth_error = e
-                    .response()
-                    .and_then(|r| r.data())
-                    .and_then(|d| d.get("error"))
-                    .and_then(Value::as_str);
-                match oauth_error {
-                    Some("invalid_grant") => Error::integration(
-                        REFRESH_TOKEN_EXPIRED_MESSAGE,
-                        codes::REFRESH_TOKEN_EXPIRED,
-                        401,
-                    ),
-                    Some(reason) => failed(reason),
-                    None => failed(e.message()),
-                }
-            })?;
-        let token = answer_field(&response, "access_token")
-            .and_then(|t| t.as_str().filter(|t| !t.is_empty()).map(str::to_string))
-            .ok_or_else(|| failed("the answer did not contain an access token"))?;
-        Ok(Some(RefreshedTokens::access(token)))
+            .map(Some)
     }
 }

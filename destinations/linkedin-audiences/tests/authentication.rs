@@ -5,11 +5,13 @@ mod common;
 
 use actions_core::ErrorClass;
 use actions_core::prelude::*;
-use common::{JSON, harness};
+use common::{JSON, error_summary, harness};
 
 const ME: &str = "/rest/me";
 const AD_ACCOUNT_USER: &str =
     "/rest/adAccountUsers/account=urn:li:sponsoredAccount:testId&user=urn:li:person:123";
+const TOKEN: &str = "/oauth/v2/accessToken";
+const MEMBER: &str = r#"{"id":"123"}"#;
 
 fn valid_settings() -> Value {
     json!({
@@ -18,6 +20,29 @@ fn valid_settings() -> Value {
         "send_google_advertising_id": true,
         "oauth": {"access_token": "123", "refresh_token": "123"}
     })
+}
+
+/// `/me` and the ad account user lookup answer as given (`None`: not called); the result of
+/// test authentication with `settings`.
+async fn authenticate(
+    me: Option<(usize, &str)>,
+    user: Option<(usize, &str)>,
+    settings: &Value,
+) -> Result<(), Error> {
+    let mut t = harness().await;
+    for (path, answer) in [(ME, me), (AD_ACCOUNT_USER, user)] {
+        if let Some((status, body)) = answer {
+            let mut mock = t
+                .mock("GET", path)
+                .match_header("authorization", "Bearer 123")
+                .with_status(status);
+            if !body.is_empty() {
+                mock = mock.with_header(JSON.0, JSON.1).with_body(body);
+            }
+            mock.create_async().await;
+        }
+    }
+    t.test_authentication(settings).await
 }
 
 /// 7.1 #1: `/me` 200, the ad account user has an admin role.
@@ -29,7 +54,7 @@ async fn succeeds_with_a_valid_token_and_ad_account() {
         .match_header("authorization", "Bearer 123")
         .match_header("linkedin-version", "202604")
         .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"id":"123"}"#)
+        .with_body(MEMBER)
         .create_async()
         .await;
     let user = t
@@ -44,117 +69,44 @@ async fn succeeds_with_a_valid_token_and_ad_account() {
     user.assert_async().await;
 }
 
-/// 7.1 #2: no `oauth` in the settings.
+/// Every test-authentication failure, wrapped as the reference does ("Credentials are
+/// invalid: …"): 7.1 #2 no `oauth` in the settings; #3 `/me` answers 401 with an empty body;
+/// #4 the ad account user lookup answers 404; #5 the member only has the Viewer role; #6 other
+/// HTTP errors surface with their status; #7 both identifiers turned off (no request).
 #[tokio::test]
-async fn rejects_settings_without_oauth() {
-    let mut t = harness().await;
-    let mut settings = valid_settings();
-    settings.as_object_mut().unwrap().remove("oauth");
-    let e = t.test_authentication(&settings).await.unwrap_err();
-    assert_eq!(
-        e.message(),
-        "Credentials are invalid:  Please authenticate via Oauth before updating other settings and/or enabling the destination."
-    );
-}
-
-/// 7.1 #3: `/me` answers 401 with an empty body.
-#[tokio::test]
-async fn rejects_an_invalid_access_token() {
-    let mut t = harness().await;
-    t.mock("GET", ME).with_status(401).create_async().await;
-    let e = t.test_authentication(&valid_settings()).await.unwrap_err();
-    assert_eq!(
-        e.message(),
-        "Credentials are invalid:  Invalid LinkedIn Oauth access token. Please reauthenticate to retrieve a valid access token before updating other settings and/or enabling the destination."
-    );
-}
-
-/// 7.1 #4: the ad account user lookup answers 404.
-#[tokio::test]
-async fn rejects_an_unknown_ad_account() {
-    let mut t = harness().await;
-    t.mock("GET", ME)
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"id":"123"}"#)
-        .create_async()
-        .await;
-    t.mock("GET", AD_ACCOUNT_USER)
-        .with_status(404)
-        .create_async()
-        .await;
-    let e = t.test_authentication(&valid_settings()).await.unwrap_err();
-    assert_eq!(
-        e.message(),
-        "Credentials are invalid:  Invalid LinkedIn Ad Account id. Please verify that the LinkedIn Ad Account exists and that you have access to it."
-    );
-}
-
-/// 7.1 #5: the member only has the Viewer role.
-#[tokio::test]
-async fn rejects_a_viewer_role() {
-    let mut t = harness().await;
-    t.mock("GET", ME)
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"id":"123"}"#)
-        .create_async()
-        .await;
-    t.mock("GET", AD_ACCOUNT_USER)
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"role":"VIEWER"}"#)
-        .create_async()
-        .await;
-    let e = t.test_authentication(&valid_settings()).await.unwrap_err();
-    assert_eq!(
-        e.message(),
-        "Credentials are invalid:  Access to the provided Ad Account with a role other than Viewer is required. Please reach out to a LinkedIn Ad Account Admin on your team to grant proper access."
-    );
-}
-
-/// 7.1 #6: other HTTP errors surface with their status.
-#[tokio::test]
-async fn surfaces_other_http_errors_with_their_status() {
-    let mut t = harness().await;
-    t.mock("GET", ME)
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"id":"123"}"#)
-        .create_async()
-        .await;
-    t.mock("GET", AD_ACCOUNT_USER)
-        .with_status(500)
-        .create_async()
-        .await;
-    let e = t.test_authentication(&valid_settings()).await.unwrap_err();
-    assert_eq!(
-        e.message(),
-        "Credentials are invalid: 500 Internal Server Error"
-    );
-}
-
-/// 7.1 #7: both identifiers turned off; no request is made.
-#[tokio::test]
-async fn rejects_settings_that_send_no_identifier() {
-    let mut t = harness().await;
-    let mut settings = valid_settings();
-    settings["send_email"] = json!(false);
-    settings["send_google_advertising_id"] = json!(false);
-    let e = t.test_authentication(&settings).await.unwrap_err();
-    assert_eq!(
-        e.message(),
-        "Credentials are invalid:  At least one of `Send Email` or `Send Google Advertising ID` must be set to `true`."
-    );
+async fn test_authentication_failures_name_the_reason() {
+    let mut no_oauth = valid_settings();
+    no_oauth.as_object_mut().unwrap().remove("oauth");
+    let mut no_identifier = valid_settings();
+    no_identifier["send_email"] = json!(false);
+    no_identifier["send_google_advertising_id"] = json!(false);
+    let member = Some((200, MEMBER));
+    #[rustfmt::skip]
+    let cases = [
+        ("#2", None, None, no_oauth, " Please authenticate via Oauth before updating other settings and/or enabling the destination."),
+        ("#3", Some((401, "")), None, valid_settings(), " Invalid LinkedIn Oauth access token. Please reauthenticate to retrieve a valid access token before updating other settings and/or enabling the destination."),
+        ("#4", member, Some((404, "")), valid_settings(), " Invalid LinkedIn Ad Account id. Please verify that the LinkedIn Ad Account exists and that you have access to it."),
+        ("#5", member, Some((200, r#"{"role":"VIEWER"}"#)), valid_settings(), " Access to the provided Ad Account with a role other than Viewer is required. Please reach out to a LinkedIn Ad Account Admin on your team to grant proper access."),
+        ("#6", member, Some((500, "")), valid_settings(), "500 Internal Server Error"),
+        ("#7", None, None, no_identifier, " At least one of `Send Email` or `Send Google Advertising ID` must be set to `true`."),
+    ];
+    for (case, me, user, settings, reason) in cases {
+        let e = authenticate(me, user, &settings).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!("Credentials are invalid: {reason}"),
+            "{case}"
+        );
+    }
 }
 
 /// A token-propagation answer during test authentication surfaces through the usual wrapper.
 #[tokio::test]
 async fn token_propagation_during_test_authentication_is_reported() {
-    let mut t = harness().await;
-    t.mock("GET", ME)
-        .with_status(401)
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"status":401,"serviceErrorCode":65601,"code":"REVOKED_ACCESS_TOKEN"}"#)
-        .create_async()
-        .await;
-    let e = t.test_authentication(&valid_settings()).await.unwrap_err();
+    let revoked = r#"{"status":401,"serviceErrorCode":65601,"code":"REVOKED_ACCESS_TOKEN"}"#;
+    let e = authenticate(Some((401, revoked)), None, &valid_settings())
+        .await
+        .unwrap_err();
     assert!(
         e.message().starts_with(
             "Credentials are invalid:  LinkedIn rejected the access token (serviceErrorCode 65601)"
@@ -180,7 +132,7 @@ fn refresh_settings() -> Value {
 async fn refreshes_the_access_token_with_the_oauth_app_credentials() {
     let mut t = harness().await;
     let token = t
-        .mock("POST", "/oauth/v2/accessToken")
+        .mock("POST", TOKEN)
         .match_header("content-type", "application/x-www-form-urlencoded;charset=UTF-8")
         .match_header("linkedin-version", "202604")
         .match_header("authorization", mockito::Matcher::Missing)
@@ -196,66 +148,49 @@ async fn refreshes_the_access_token_with_the_oauth_app_credentials() {
     token.assert_async().await;
 }
 
-/// `invalid_grant` means the refresh token is no longer valid.
+/// A failed refresh: `invalid_grant` means the refresh token is no longer valid; other OAuth
+/// errors name LinkedIn's `error`; answers without one name the HTTP failure.
 #[tokio::test]
-async fn an_invalid_grant_is_a_refresh_token_expired_error() {
-    let mut t = harness().await;
-    t.mock("POST", "/oauth/v2/accessToken")
-        .with_status(400)
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"error":"invalid_grant","error_description":"The provided authorization grant or refresh token is invalid, expired or revoked"}"#)
-        .create_async()
-        .await;
-    let e = t
-        .refresh_access_token(&refresh_settings())
-        .await
-        .unwrap_err();
-    assert_eq!(e.class(), ErrorClass::Integration);
-    assert_eq!(e.code(), Some("REFRESH_TOKEN_EXPIRED"));
-    assert_eq!(e.status(), Some(401));
-    assert_eq!(
-        e.message(),
-        "Invalid Authentication: Your refresh token is invalid or expired. Please re-authenticate to fetch a new refresh token."
-    );
-}
-
-/// Other OAuth errors name LinkedIn's `error`; answers without one name the HTTP failure.
-#[tokio::test]
-async fn other_refresh_failures_name_the_reason() {
-    let mut t = harness().await;
-    t.mock("POST", "/oauth/v2/accessToken")
-        .with_status(401)
-        .with_header(JSON.0, JSON.1)
-        .with_body(
-            r#"{"error":"invalid_client","error_description":"Client authentication failed"}"#,
+async fn refresh_failures_name_the_reason() {
+    let failed = |reason| {
+        let message = format!("Failed to fetch a new access token. Reason: {reason}");
+        (
+            ErrorClass::Integration,
+            Some("OAUTH_REFRESH_FAILED"),
+            Some(401),
+            message,
         )
-        .expect(1)
-        .create_async()
-        .await;
-    let e = t
-        .refresh_access_token(&refresh_settings())
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Some("OAUTH_REFRESH_FAILED"));
-    assert_eq!(
-        e.message(),
-        "Failed to fetch a new access token. Reason: invalid_client"
+    };
+    let invalid_grant = r#"{"error":"invalid_grant","error_description":"The provided authorization grant or refresh token is invalid, expired or revoked"}"#;
+    let invalid_client =
+        r#"{"error":"invalid_client","error_description":"Client authentication failed"}"#;
+    let expired = (
+        ErrorClass::Integration,
+        Some("REFRESH_TOKEN_EXPIRED"),
+        Some(401),
+        "Invalid Authentication: Your refresh token is invalid or expired. Please re-authenticate to fetch a new refresh token.".to_string(),
     );
-
-    let mut t = harness().await;
-    t.mock("POST", "/oauth/v2/accessToken")
-        .with_status(500)
-        .with_body("oops")
-        .create_async()
-        .await;
-    let e = t
-        .refresh_access_token(&refresh_settings())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        e.message(),
-        "Failed to fetch a new access token. Reason: Internal Server Error"
-    );
+    #[rustfmt::skip]
+    let cases = [
+        (400, Some(JSON), invalid_grant, expired),
+        (401, Some(JSON), invalid_client, failed("invalid_client")),
+        (500, None, "oops", failed("Internal Server Error")),
+    ];
+    for (status, content_type, body, expected) in cases {
+        let mut t = harness().await;
+        let mut token = t.mock("POST", TOKEN).with_status(status).with_body(body);
+        if let Some((name, value)) = content_type {
+            token = token.with_header(name, value);
+        }
+        let token = token.expect(1).create_async().await;
+        let e = t
+            .refresh_access_token(&refresh_settings())
+            .await
+            .unwrap_err();
+        token.assert_async().await;
+        let (class, code, status, message) = error_summary(&e);
+        assert_eq!((class, code, status, message.to_string()), expected);
+    }
 }
 
 /// Missing credentials are reported without a request (the reference would send `undefined`).

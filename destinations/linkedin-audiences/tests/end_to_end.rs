@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use actions_core::action::MultiStatusNode;
 use actions_core::prelude::*;
 use actions_testkit::linkedin_sim::{LinkedInSim, RouteKind, SegmentType, SimConfig};
-use common::{AUDIENCE_SUBSCRIPTION, SimRun, audience_event, sim_settings};
+use common::{SimRun, audience_event};
 use linkedin_audiences::LinkedInAudiences;
 use linkedin_common::process_hashing;
 
@@ -53,11 +53,7 @@ async fn send_all(run: &SimRun<LinkedInAudiences>, settings: &Value, events: &[V
 async fn an_audience_of_20000_entered_then_5000_exited_leaves_15000_members() {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let settings = sim_settings(
-        "updateAudience",
-        AUDIENCE_SUBSCRIPTION,
-        run.default_mapping("updateAudience"),
-    );
+    let settings = run.user_settings();
 
     let entered: Vec<Value> = (0..USERS)
         .map(|i| audience_event("Audience Entered", AUDIENCE, &email(i)))

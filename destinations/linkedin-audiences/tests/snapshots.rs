@@ -6,9 +6,12 @@ mod common;
 
 use actions_core::prelude::*;
 use actions_core::request::Exchange;
-use actions_testkit::TestOptions;
+use actions_testkit::{TestIntegration, TestOptions};
 use common::{JSON, harness, tokens};
+use linkedin_audiences::LinkedInAudiences;
 use serde_json::Map;
+
+type T = TestIntegration<LinkedInAudiences>;
 
 const LOOKUP: &str = "/rest/dmpSegments?q=account&account=urn%3Ali%3AsponsoredAccount%3A512345678&sourceSegmentId=aud_key&sourcePlatform=SEGMENT";
 
@@ -51,26 +54,36 @@ fn update_audience_required() -> Value {
            "google_advertising_id": "gaid-7f3c"})
 }
 
+/// Mocks `method path` answering 200 with the JSON `body`.
+async fn answer_json(t: &mut T, method: &str, path: &str, body: &str) {
+    t.mock(method, path)
+        .with_header(JSON.0, JSON.1)
+        .with_body(body)
+        .create_async()
+        .await;
+}
+
+const ONE_CREATED: &str = r#"{"elements":[{"status":201}]}"#;
+
 #[tokio::test]
 async fn update_audience_required_fields() {
     let mut t = harness().await;
-    t.mock("GET", LOOKUP)
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"elements":[{"id":546109929,"type":"USER"}]}"#)
-        .create_async()
-        .await;
-    t.mock("POST", "/rest/dmpSegments/546109929/users")
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"elements":[{"status":201}]}"#)
-        .create_async()
-        .await;
-    let x = t
-        .test_action(
-            "updateAudience",
-            options(update_audience_required(), settings(true, true)),
-        )
-        .await
-        .unwrap();
+    answer_json(
+        &mut t,
+        "GET",
+        LOOKUP,
+        r#"{"elements":[{"id":546109929,"type":"USER"}]}"#,
+    )
+    .await;
+    answer_json(
+        &mut t,
+        "POST",
+        "/rest/dmpSegments/546109929/users",
+        ONE_CREATED,
+    )
+    .await;
+    let options = options(update_audience_required(), settings(true, true));
+    let x = t.test_action("updateAudience", options).await.unwrap();
     // The reference's snapshot is the lookup GET: no body.
     assert_eq!(x[0].request.body, None);
     assert_eq!(
@@ -85,22 +98,20 @@ async fn update_audience_required_fields() {
 #[tokio::test]
 async fn update_audience_all_fields() {
     let mut t = harness().await;
-    t.mock("GET", LOOKUP)
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"elements":[]}"#)
-        .create_async()
-        .await;
+    answer_json(&mut t, "GET", LOOKUP, r#"{"elements":[]}"#).await;
     t.mock("POST", "/rest/dmpSegments")
         .with_status(201)
         .with_header("x-linkedin-id", "194395617")
         .with_header("x-restli-id", "194395617")
         .create_async()
         .await;
-    t.mock("POST", "/rest/dmpSegments/194395617/users")
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"elements":[{"status":201}]}"#)
-        .create_async()
-        .await;
+    answer_json(
+        &mut t,
+        "POST",
+        "/rest/dmpSegments/194395617/users",
+        ONE_CREATED,
+    )
+    .await;
     let mapping = json!({
         "dmp_segment_name": "Snapshot VIPs",
         "enable_batching": true,
@@ -127,60 +138,25 @@ async fn update_audience_all_fields() {
 #[tokio::test]
 async fn update_audience_required_fields_invalid_combination() {
     let mut t = harness().await;
-    let e = t
-        .test_action(
-            "updateAudience",
-            options(update_audience_required(), settings(false, false)),
-        )
-        .await
-        .unwrap_err();
+    let options = options(update_audience_required(), settings(false, false));
+    let e = t.test_action("updateAudience", options).await.unwrap_err();
     insta::assert_snapshot!(
         "update_audience_required_fields_invalid_combination",
         format!("[{}: {}]", e.class(), e.message())
     );
 }
 
-async fn company_run(mapping: Value) -> Vec<Exchange> {
-    let mut t = harness().await;
-    t.mock("GET", LOOKUP)
-        .with_header(JSON.0, JSON.1)
-        .with_body(
-            r#"{"elements":[{"id":"dmp_segment_id","name":"Company Audience","type":"COMPANY"}]}"#,
-        )
-        .create_async()
-        .await;
-    t.mock("POST", "/rest/dmpSegments/dmp_segment_id/companies")
-        .with_header(JSON.0, JSON.1)
-        .with_body(r#"{"elements":[{"status":201}]}"#)
-        .create_async()
-        .await;
-    t.test_action(
-        "updateCompanyAudience",
-        options(mapping, settings(true, true)),
-    )
-    .await
-    .unwrap()
-}
-
+/// The company action with the required fields and with every field: the recorded requests,
+/// and the reference's recorded body.
 #[tokio::test]
-async fn update_company_audience_required_fields() {
-    let x = company_run(json!({
+async fn update_company_audience_snapshots() {
+    let required = json!({
         "identifiers": {"companyDomain": "microsoft.com"},
         "dmp_company_action": "ADD",
         "audience_source": "ENGAGE_RETL",
         "computation_key": "aud_key"
-    }))
-    .await;
-    assert_eq!(
-        x.last().and_then(|e| e.request.body.as_deref()),
-        Some(r#"{"elements":[{"action":"ADD","companyWebsiteDomain":"microsoft.com"}]}"#)
-    );
-    insta::assert_json_snapshot!("update_company_audience_required_fields", recorded(&x));
-}
-
-#[tokio::test]
-async fn update_company_audience_all_fields() {
-    let x = company_run(json!({
+    });
+    let all = json!({
         "identifiers": {"companyDomain": "t$O9PpW&", "linkedInCompanyId": "t$O9PpW&"},
         "dmp_company_action": "ADD",
         "audience_source": "ENGAGE_RETL",
@@ -189,13 +165,36 @@ async fn update_company_audience_all_fields() {
         "enable_batching": true,
         "batch_size": 5000,
         "batch_keys": ["dmp_company_action", "audience_source", "segment_name", "computation_key"]
-    }))
-    .await;
-    assert_eq!(
-        x.last().and_then(|e| e.request.body.as_deref()),
-        Some(
-            r#"{"elements":[{"action":"ADD","companyWebsiteDomain":"t$o9ppw&","organizationUrn":"urn:li:organization:t$O9PpW&"}]}"#
-        )
-    );
-    insta::assert_json_snapshot!("update_company_audience_all_fields", recorded(&x));
+    });
+    let cases = [
+        (
+            "update_company_audience_required_fields",
+            required,
+            r#"{"elements":[{"action":"ADD","companyWebsiteDomain":"microsoft.com"}]}"#,
+        ),
+        (
+            "update_company_audience_all_fields",
+            all,
+            r#"{"elements":[{"action":"ADD","companyWebsiteDomain":"t$o9ppw&","organizationUrn":"urn:li:organization:t$O9PpW&"}]}"#,
+        ),
+    ];
+    for (name, mapping, body) in cases {
+        let mut t = harness().await;
+        let company_list =
+            r#"{"elements":[{"id":"dmp_segment_id","name":"Company Audience","type":"COMPANY"}]}"#;
+        answer_json(&mut t, "GET", LOOKUP, company_list).await;
+        let members = "/rest/dmpSegments/dmp_segment_id/companies";
+        answer_json(&mut t, "POST", members, ONE_CREATED).await;
+        let options = options(mapping, settings(true, true));
+        let x = t
+            .test_action("updateCompanyAudience", options)
+            .await
+            .unwrap();
+        assert_eq!(
+            x.last().and_then(|e| e.request.body.as_deref()),
+            Some(body),
+            "{name}"
+        );
+        insta::assert_json_snapshot!(name, recorded(&x));
+    }
 }

@@ -11,27 +11,13 @@ use actions_core::prelude::*;
 use actions_testkit::linkedin_sim::{
     CannedResponse, Fault, FaultRule, LinkedInSim, RouteKind, SimConfig,
 };
-use common::{AUDIENCE_SUBSCRIPTION, SimRun, audience_event, company_event, sim_settings};
+use common::{SimRun, audience_event, company_event, entered_events};
 use linkedin_audiences::{LinkedInAudiences, Settings};
 
 async fn sim_with(route: RouteKind, response: CannedResponse) -> LinkedInSim {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
     sim.add_fault(FaultRule::new(route, Fault::Respond(response)));
     sim
-}
-
-fn user_settings<D: Destination>(run: &SimRun<D>) -> Value {
-    sim_settings(
-        "updateAudience",
-        AUDIENCE_SUBSCRIPTION,
-        run.default_mapping("updateAudience"),
-    )
-}
-
-fn company_settings<D: Destination>(run: &SimRun<D>) -> Value {
-    let mut mapping = run.default_mapping("updateCompanyAudience");
-    mapping["dmp_company_action"] = json!("ADD");
-    sim_settings("updateCompanyAudience", "type = \"track\"", mapping)
 }
 
 fn user_event() -> Value {
@@ -59,167 +45,77 @@ fn assert_propagation_outcome<D: Destination>(
     assert_eq!(run.refresh_count(), 1);
 }
 
-/// F1: the users POST answers 401 / 65601: one refresh, no second users POST, 503.
-#[tokio::test]
-async fn f1_users_post_revoked_token() {
-    let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    assert_eq!(sim.state().requests_to(RouteKind::DmpSegmentUsers).len(), 1);
+/// A case: its name, the faulted endpoint, its answer and `serviceErrorCode`, what is sent, and
+/// the calls expected per endpoint.
+type Case = (
+    &'static str,
+    RouteKind,
+    (CannedResponse, &'static str),
+    Sent,
+    &'static [(RouteKind, usize)],
+);
+
+/// What a case sends: one event or a batch, of people or companies.
+enum Sent {
+    User(Value),
+    Users(Vec<Value>),
+    Company(Value),
+    Companies(Vec<Value>),
 }
 
-/// F1 in batch mode: the whole batch ends with the 503 (no per-item 401s).
+/// F1–F5: a LinkedIn endpoint answers 401 with 65601 (revoked) or 65602 (expired): one refresh,
+/// no second call to that endpoint, and the 503 as the outcome, for single events and whole
+/// batches (no per-item 401s). F1 users POST (single and batch), F2 the same expired, F3 the
+/// segment lookup (nothing is posted), F4 the companies POST (single and batch), F5 the company
+/// segment lookup and creation.
 #[tokio::test]
-async fn f1_users_post_revoked_token_in_a_batch() {
-    let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let events: Vec<Value> = (0..3)
-        .map(|i| {
-            audience_event(
-                "Audience Entered",
-                "li_test_audience",
-                &format!("u{i}@x.com"),
-            )
-        })
-        .collect();
-    let r = run
-        .runtime
-        .on_batch(&events, &user_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    assert_eq!(sim.state().requests_to(RouteKind::DmpSegmentUsers).len(), 1);
-}
-
-/// F2: the same with 65602 (expired token).
-#[tokio::test]
-async fn f2_users_post_expired_token() {
-    let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::expired_token()).await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65602", &run, &sim);
-    assert_eq!(sim.state().requests_to(RouteKind::DmpSegmentUsers).len(), 1);
-}
-
-/// F3: the segment lookup answers 401 / 65601: nothing is posted.
-#[tokio::test]
-async fn f3_lookup_revoked_token() {
-    let sim = sim_with(
-        RouteKind::DmpSegmentsLookup,
-        CannedResponse::revoked_token(),
-    )
-    .await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    let state = sim.state();
-    assert_eq!(state.requests_to(RouteKind::DmpSegmentsLookup).len(), 1);
-    assert!(state.requests_to(RouteKind::DmpSegmentUsers).is_empty());
-}
-
-/// F4: the companies POST answers 401 / 65601, single event.
-#[tokio::test]
-async fn f4_companies_post_revoked_token() {
-    let sim = sim_with(
-        RouteKind::DmpSegmentCompanies,
-        CannedResponse::revoked_token(),
-    )
-    .await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(
-            &company_event("li_company_audience", "acme.com"),
-            &company_settings(&run),
-            &run.options(),
-        )
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    assert_eq!(
-        sim.state()
-            .requests_to(RouteKind::DmpSegmentCompanies)
-            .len(),
-        1
-    );
-}
-
-/// F4 in batch mode: the whole batch fails with the 503.
-#[tokio::test]
-async fn f4_companies_post_revoked_token_in_a_batch() {
-    let sim = sim_with(
-        RouteKind::DmpSegmentCompanies,
-        CannedResponse::revoked_token(),
-    )
-    .await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let events = vec![
+async fn f1_to_f5_token_propagation_answers_end_with_one_refresh_and_the_503() {
+    use RouteKind::{
+        DmpSegmentCompanies as Companies, DmpSegmentCreate as Create, DmpSegmentUsers as Users,
+        DmpSegmentsLookup as Lookup,
+    };
+    let revoked = || (CannedResponse::revoked_token(), "65601");
+    let expired = || (CannedResponse::expired_token(), "65602");
+    let three = entered_events(3, "li_test_audience");
+    let acme = || Sent::Company(company_event("li_company_audience", "acme.com"));
+    let two = vec![
         company_event("li_company_audience", "acme.com"),
         company_event("li_company_audience", "globex.com"),
     ];
-    let r = run
-        .runtime
-        .on_batch(&events, &company_settings(&run), &run.options())
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    assert_eq!(
-        sim.state()
-            .requests_to(RouteKind::DmpSegmentCompanies)
-            .len(),
-        1
-    );
-}
-
-/// F5: the company segment lookup answers 401 / 65602.
-#[tokio::test]
-async fn f5_company_lookup_expired_token() {
-    let sim = sim_with(
-        RouteKind::DmpSegmentsLookup,
-        CannedResponse::expired_token(),
-    )
-    .await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(
-            &company_event("li_company_audience", "acme.com"),
-            &company_settings(&run),
-            &run.options(),
-        )
-        .await;
-    assert_propagation_outcome(r, "65602", &run, &sim);
-    assert!(
-        sim.state()
-            .requests_to(RouteKind::DmpSegmentCompanies)
-            .is_empty()
-    );
-}
-
-/// F5: the company segment creation answers 401 / 65601.
-#[tokio::test]
-async fn f5_company_segment_creation_revoked_token() {
-    let sim = sim_with(RouteKind::DmpSegmentCreate, CannedResponse::revoked_token()).await;
-    let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let r = run
-        .runtime
-        .on_event(
-            &company_event("brand_new_companies", "acme.com"),
-            &company_settings(&run),
-            &run.options(),
-        )
-        .await;
-    assert_propagation_outcome(r, "65601", &run, &sim);
-    let state = sim.state();
-    assert_eq!(state.requests_to(RouteKind::DmpSegmentCreate).len(), 1);
-    assert!(state.requests_to(RouteKind::DmpSegmentCompanies).is_empty());
+    let new_segment = Sent::Company(company_event("brand_new_companies", "acme.com"));
+    let user = || Sent::User(user_event());
+    // One row a case: the faulted endpoint, its answer, what is sent, the calls per endpoint.
+    #[rustfmt::skip]
+    let cases: [Case; 8] = [
+        ("F1", Users, revoked(), user(), &[(Users, 1)]),
+        ("F1 batch", Users, revoked(), Sent::Users(three), &[(Users, 1)]),
+        ("F2", Users, expired(), user(), &[(Users, 1)]),
+        ("F3", Lookup, revoked(), user(), &[(Lookup, 1), (Users, 0)]),
+        ("F4", Companies, revoked(), acme(), &[(Companies, 1)]),
+        ("F4 batch", Companies, revoked(), Sent::Companies(two), &[(Companies, 1)]),
+        ("F5 lookup", Lookup, expired(), acme(), &[(Companies, 0)]),
+        ("F5 creation", Create, revoked(), new_segment, &[(Create, 1), (Companies, 0)]),
+    ];
+    for (case, route, (answer, code), sent, counts) in cases {
+        let sim = sim_with(route, answer).await;
+        let run = SimRun::new(LinkedInAudiences::new(), &sim);
+        let (users, companies) = (run.user_settings(), run.company_settings());
+        let options = run.options();
+        let result = match &sent {
+            Sent::User(event) => run.runtime.on_event(event, &users, &options).await,
+            Sent::Users(events) => run.runtime.on_batch(events, &users, &options).await,
+            Sent::Company(event) => run.runtime.on_event(event, &companies, &options).await,
+            Sent::Companies(events) => run.runtime.on_batch(events, &companies, &options).await,
+        };
+        assert_propagation_outcome(result, code, &run, &sim);
+        for &(route, count) in counts {
+            assert_eq!(
+                sim.state().requests_to(route).len(),
+                count,
+                "{case}: {route:?}"
+            );
+        }
+    }
 }
 
 /// A failing refresh (`invalid_grant`) is the outcome instead of the 503.
@@ -229,8 +125,7 @@ async fn a_failing_refresh_surfaces_as_the_refresh_error() {
     sim.revoke_refresh_token("sim-refresh-token");
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
+        .event(&user_event(), &run.user_settings())
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Integration);
@@ -260,8 +155,7 @@ async fn n1_other_401_answers_refresh_and_retry_once() {
         );
         let run = SimRun::new(LinkedInAudiences::new(), &sim);
         let results = run
-            .runtime
-            .on_event(&user_event(), &user_settings(&run), &run.options())
+            .event(&user_event(), &run.user_settings())
             .await
             .unwrap_or_else(|e| panic!("{answer:?}: {e:?}"));
         assert_eq!(
@@ -290,12 +184,9 @@ async fn n1_other_401_answers_refresh_and_retry_once() {
 async fn n1_unknown_token_on_the_lookup_refreshes_and_retries() {
     let sim = LinkedInSim::start(SimConfig::default()).await.unwrap();
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let mut settings = user_settings(&run);
+    let mut settings = run.user_settings();
     settings["oauth"]["access_token"] = json!("stale-token");
-    run.runtime
-        .on_event(&user_event(), &settings, &run.options())
-        .await
-        .unwrap();
+    run.event(&user_event(), &settings).await.unwrap();
     let state = sim.state();
     assert_eq!(state.requests_to(RouteKind::DmpSegmentsLookup).len(), 2);
     assert_eq!(state.requests_to(RouteKind::DmpSegmentUsers).len(), 1);
@@ -308,8 +199,7 @@ async fn n1_a_persistent_401_ends_after_one_retry() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::empty(401)).await;
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
+        .event(&user_event(), &run.user_settings())
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::InvalidAuthentication);
@@ -332,8 +222,7 @@ async fn n2_a_403_with_the_code_is_not_matched() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, forbidden.clone()).await;
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
     let e = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
+        .event(&user_event(), &run.user_settings())
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Retryable);
@@ -343,15 +232,8 @@ async fn n2_a_403_with_the_code_is_not_matched() {
 
     let sim = sim_with(RouteKind::DmpSegmentCompanies, forbidden).await;
     let run = SimRun::new(LinkedInAudiences::new(), &sim);
-    let e = run
-        .runtime
-        .on_event(
-            &company_event("li_company_audience", "acme.com"),
-            &company_settings(&run),
-            &run.options(),
-        )
-        .await
-        .unwrap_err();
+    let acme = company_event("li_company_audience", "acme.com");
+    let e = run.event(&acme, &run.company_settings()).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Api);
     assert_eq!(e.status(), Some(403));
     assert!(sim.state().refresh_requests.is_empty());
@@ -383,8 +265,7 @@ async fn n3_non_oauth_scheme_gets_the_503_without_a_refresh() {
     let sim = sim_with(RouteKind::DmpSegmentUsers, CannedResponse::revoked_token()).await;
     let run = SimRun::new(NotOAuth(LinkedInAudiences::new()), &sim);
     let e = run
-        .runtime
-        .on_event(&user_event(), &user_settings(&run), &run.options())
+        .event(&user_event(), &run.user_settings())
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Retryable);

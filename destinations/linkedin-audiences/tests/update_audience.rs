@@ -1,16 +1,21 @@
 //! `updateAudience` (reference `updateAudience/__tests__/index.test.ts`, section 7.2), with the
-//! real URLs and bodies.
+//! real URLs and bodies. The reference's cases that differ only in their inputs are tables here;
+//! each row names the reference case it ports.
 
 mod common;
 
 use actions_core::ErrorClass;
 use actions_core::context::{StateContext, Ttl};
 use actions_core::prelude::*;
-use actions_testkit::TestOptions;
+use actions_core::request::Exchange;
+use actions_testkit::{TestIntegration, TestOptions};
 use common::{JSON, body_json, harness, requests, tokens};
+use linkedin_audiences::LinkedInAudiences;
 
+const ACTION: &str = "updateAudience";
 const BASE: &str = "https://api.linkedin.com/rest";
 const HASH: &str = "584c4423c421df49955759498a71495aba49b8780eb9387dff333b6f0982c777";
+const KEY: &str = "personas_test_audience";
 
 fn lookup(ad: &str, key: &str) -> String {
     format!(
@@ -28,8 +33,18 @@ fn event() -> Value {
     json!({
         "event": "Audience Entered",
         "type": "track",
-        "properties": {"audience_key": "personas_test_audience"},
+        "properties": {"audience_key": KEY},
         "context": {"device": {"advertisingId": "123"}, "traits": {"email": "testing@testing.com"}}
+    })
+}
+
+/// An "Audience Entered" event with the user's traits at the top level (no context traits).
+fn root_traits_event(traits: Value) -> Value {
+    json!({
+        "event": "Audience Entered", "type": "track",
+        "properties": {"audience_key": KEY},
+        "traits": traits,
+        "context": {"device": {"advertisingId": "123"}}
     })
 }
 
@@ -46,15 +61,20 @@ fn options(event: Value, mapping: Value) -> TestOptions {
 }
 
 fn default_options() -> TestOptions {
+    options(event(), json!({"personas_audience_key": KEY}))
+}
+
+/// Options with an explicit `dmp_user_action: ADD`.
+fn add_options(event: Value) -> TestOptions {
     options(
-        event(),
-        json!({"personas_audience_key": "personas_test_audience"}),
+        event,
+        json!({"personas_audience_key": KEY, "dmp_user_action": "ADD"}),
     )
 }
 
 /// Mocks the lookup of `key` on ad account `ad` answering with `elements`.
 async fn mock_lookup(
-    t: &mut actions_testkit::TestIntegration<linkedin_audiences::LinkedInAudiences>,
+    t: &mut TestIntegration<LinkedInAudiences>,
     ad: &str,
     key: &str,
     elements: Value,
@@ -69,7 +89,7 @@ async fn mock_lookup(
 }
 
 async fn mock_users(
-    t: &mut actions_testkit::TestIntegration<linkedin_audiences::LinkedInAudiences>,
+    t: &mut TestIntegration<LinkedInAudiences>,
     segment: &str,
     status: usize,
     body: &str,
@@ -86,41 +106,44 @@ async fn mock_users(
         .await
 }
 
+/// A harness where the segment of `key` exists on ad account 123 (`dmp_segment_id`) and its
+/// users endpoint answers `status` with `body`; the lookup and users mocks are returned to be
+/// asserted.
+async fn existing_segment(
+    key: &str,
+    status: usize,
+    body: &str,
+) -> (TestIntegration<LinkedInAudiences>, [mockito::Mock; 2]) {
+    let mut t = harness().await;
+    let found = json!([{"id": "dmp_segment_id"}]);
+    let lookup = mock_lookup(&mut t, "123", key, found).await;
+    let users = mock_users(&mut t, "dmp_segment_id", status, body).await;
+    (t, [lookup, users])
+}
+
+/// Runs the action against [`existing_segment`] (answering 200 `{}`) and returns what was sent.
+async fn send(options: TestOptions) -> (Vec<Exchange>, TestIntegration<LinkedInAudiences>) {
+    let (mut t, _) = existing_segment(KEY, 200, "{}").await;
+    let x = t.test_action(ACTION, options).await.unwrap();
+    (x, t)
+}
+
 /// 7.2 #1: an existing segment is looked up and the user added to it.
 #[tokio::test]
 async fn adds_the_user_to_an_existing_segment() {
-    let mut t = harness().await;
-    let l = mock_lookup(
-        &mut t,
-        "123",
-        "personas_test_audience",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    let u = mock_users(
-        &mut t,
-        "dmp_segment_id",
-        200,
-        r#"{"elements":[{"status":201}]}"#,
-    )
-    .await;
-    let x = t
-        .test_action("updateAudience", default_options())
-        .await
-        .unwrap();
+    let (mut t, mocks) = existing_segment(KEY, 200, r#"{"elements":[{"status":201}]}"#).await;
+    let x = t.test_action(ACTION, default_options()).await.unwrap();
     assert_eq!(
         requests(&x),
         [
-            format!(
-                "GET https://api.linkedin.com{}",
-                lookup("123", "personas_test_audience")
-            ),
+            format!("GET https://api.linkedin.com{}", lookup("123", KEY)),
             format!("POST {BASE}/dmpSegments/dmp_segment_id/users"),
         ]
     );
     assert_eq!(x[1].request.body.as_deref(), Some(users_body().as_str()));
-    l.assert_async().await;
-    u.assert_async().await;
+    for mock in mocks {
+        mock.assert_async().await;
+    }
 }
 
 /// 7.2 #2: no segment exists, one is created; LinkedIn's answer has no id header. The reference
@@ -128,7 +151,7 @@ async fn adds_the_user_to_an_existing_segment() {
 #[tokio::test]
 async fn creates_a_segment_and_fails_clearly_when_linkedin_returns_no_id() {
     let mut t = harness().await;
-    mock_lookup(&mut t, "456", "personas_test_audience", json!([])).await;
+    mock_lookup(&mut t, "456", KEY, json!([])).await;
     let create = t
         .mock("POST", "/rest/dmpSegments")
         .match_body(mockito::Matcher::Exact(
@@ -137,9 +160,8 @@ async fn creates_a_segment_and_fails_clearly_when_linkedin_returns_no_id() {
         .with_status(200)
         .create_async()
         .await;
-    let mut opts = default_options();
-    opts.settings = Some(settings("456"));
-    let e = t.test_action("updateAudience", opts).await.unwrap_err();
+    let opts = default_options().settings(settings("456"));
+    let e = t.test_action(ACTION, opts).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Integration);
     assert_eq!(e.code(), Some("CREATE_SEGMENT_FAILURE"));
     assert_eq!(
@@ -153,176 +175,68 @@ async fn creates_a_segment_and_fails_clearly_when_linkedin_returns_no_id() {
 /// lookup uses the audience key.
 #[tokio::test]
 async fn explicit_action_skips_the_key_match_check() {
-    let mut t = harness().await;
-    mock_lookup(
-        &mut t,
-        "123",
-        "personas_test_audience",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    mock_users(&mut t, "dmp_segment_id", 200, "{}").await;
-    let x = t
-        .test_action(
-            "updateAudience",
-            options(
-                event(),
-                json!({"source_segment_id": "mismatched_segment",
-                       "personas_audience_key": "personas_test_audience", "dmp_user_action": "ADD"}),
-            ),
-        )
-        .await
-        .unwrap();
+    let mapping = json!({"source_segment_id": "mismatched_segment",
+                         "personas_audience_key": KEY, "dmp_user_action": "ADD"});
+    let (x, _) = send(options(event(), mapping)).await;
     assert_eq!(x[1].request.body.as_deref(), Some(users_body().as_str()));
 }
 
-async fn action_sent_for(mapping: Value, event: Value) -> Value {
-    let mut t = harness().await;
-    mock_lookup(
-        &mut t,
-        "123",
-        "personas_test_audience",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    mock_users(&mut t, "dmp_segment_id", 200, "{}").await;
-    let x = t
-        .test_action("updateAudience", options(event, mapping))
-        .await
-        .unwrap();
-    body_json(&x[1])["elements"][0]["action"].clone()
-}
-
-/// 7.2 #4: `dmp_user_action: ADD`.
+/// 7.2 #4–#6 and Audience Exited: the action sent follows the explicit choice, else the event.
 #[tokio::test]
-async fn explicit_add_adds() {
-    let a = action_sent_for(
-        json!({"personas_audience_key": "personas_test_audience", "dmp_user_action": "ADD"}),
-        event(),
-    )
-    .await;
-    assert_eq!(a, "ADD");
+async fn the_action_follows_the_choice_then_the_event() {
+    let mut journey = event();
+    journey["context"]["personas"] =
+        json!({"computation_class": "journey_step", "computation_key": KEY});
+    let mut exited = event();
+    exited["event"] = json!("Audience Exited");
+    let cases = [
+        ("#4 explicit ADD", Some("ADD"), event(), "ADD"),
+        (
+            "#5 explicit REMOVE on entry",
+            Some("REMOVE"),
+            event(),
+            "REMOVE",
+        ),
+        ("#6 journey step, AUTO", Some("AUTO"), journey, "ADD"),
+        ("Audience Exited, no action", None, exited, "REMOVE"),
+    ];
+    for (case, action, event, expected) in cases {
+        let mut mapping = json!({"personas_audience_key": KEY});
+        if let Some(action) = action {
+            mapping["dmp_user_action"] = json!(action);
+        }
+        let (x, _) = send(options(event, mapping)).await;
+        assert_eq!(
+            body_json(&x[1])["elements"][0]["action"],
+            expected,
+            "{case}"
+        );
+    }
 }
 
-/// 7.2 #5: `dmp_user_action: REMOVE` (even for an "Audience Entered" event).
+/// 7.2 #7–#9: the email comes from the top-level traits when the context has none; a value that
+/// already is a SHA-256 digest is sent unchanged (#8; #9 is the reference's "smart hashing" test
+/// without a flag: the same body).
 #[tokio::test]
-async fn explicit_remove_removes() {
-    let a = action_sent_for(
-        json!({"personas_audience_key": "personas_test_audience", "dmp_user_action": "REMOVE"}),
-        event(),
-    )
-    .await;
-    assert_eq!(a, "REMOVE");
-}
-
-/// 7.2 #6: a Journeys step event with Auto Detect adds (the computation class is ignored).
-#[tokio::test]
-async fn journeys_event_with_auto_adds() {
-    let mut e = event();
-    e["context"]["personas"] = json!({"computation_class": "journey_step",
-        "computation_key": "personas_test_audience"});
-    let a = action_sent_for(
-        json!({"personas_audience_key": "personas_test_audience", "dmp_user_action": "AUTO"}),
-        e,
-    )
-    .await;
-    assert_eq!(a, "ADD");
-}
-
-/// An "Audience Exited" event with Auto Detect removes.
-#[tokio::test]
-async fn audience_exited_with_auto_removes() {
-    let mut e = event();
-    e["event"] = json!("Audience Exited");
-    let a = action_sent_for(
-        json!({"personas_audience_key": "personas_test_audience"}),
-        e,
-    )
-    .await;
-    assert_eq!(a, "REMOVE");
-}
-
-async fn users_body_for_root_email(email: &str) -> (usize, String) {
-    let mut t = harness().await;
-    mock_lookup(
-        &mut t,
-        "123",
-        "personas_test_audience",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    mock_users(&mut t, "dmp_segment_id", 200, "{}").await;
-    let e = json!({
-        "event": "Audience Entered", "type": "track",
-        "properties": {"audience_key": "personas_test_audience"},
-        "traits": {"email": email},
-        "context": {"device": {"advertisingId": "123"}}
-    });
-    let x = t
-        .test_action(
-            "updateAudience",
-            options(
-                e,
-                json!({"personas_audience_key": "personas_test_audience", "dmp_user_action": "ADD"}),
-            ),
-        )
-        .await
-        .unwrap();
-    (x.len(), x[1].request.body.clone().unwrap_or_default())
-}
-
-/// 7.2 #7: the email comes from the top-level traits when the context has none.
-#[tokio::test]
-async fn email_falls_back_to_the_top_level_traits() {
-    let (count, body) = users_body_for_root_email("testing@testing.com").await;
-    assert_eq!(count, 2);
-    assert_eq!(body, users_body());
-}
-
-/// 7.2 #8: an email that already is a SHA-256 digest is sent unchanged.
-#[tokio::test]
-async fn a_pre_hashed_email_is_sent_unchanged() {
-    let (_, body) = users_body_for_root_email(HASH).await;
-    assert_eq!(body, users_body());
-}
-
-/// 7.2 #9: the same with the reference's "smart hashing" test (no flag): identical body.
-#[tokio::test]
-async fn smart_hashing_without_a_flag_sends_the_digest_unchanged() {
-    let (count, body) = users_body_for_root_email(HASH).await;
-    assert_eq!(count, 2);
-    assert_eq!(body, users_body());
+async fn top_level_emails_and_digests_send_the_same_body() {
+    for (case, email) in [("#7", "testing@testing.com"), ("#8", HASH), ("#9", HASH)] {
+        let event = root_traits_event(json!({"email": email}));
+        let (x, _) = send(add_options(event)).await;
+        assert_eq!(x.len(), 2, "{case}");
+        assert_eq!(
+            x[1].request.body.as_deref(),
+            Some(users_body().as_str()),
+            "{case}"
+        );
+    }
 }
 
 /// 7.2 #10: every optional user field, in the reference's key order.
 #[tokio::test]
 async fn sends_every_user_field() {
-    let mut t = harness().await;
-    mock_lookup(
-        &mut t,
-        "123",
-        "personas_test_audience",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    mock_users(&mut t, "dmp_segment_id", 200, "{}").await;
-    let e = json!({
-        "event": "Audience Entered", "type": "track",
-        "properties": {"audience_key": "personas_test_audience"},
-        "traits": {"email": "testing@testing.com", "firstName": "John", "lastName": "Doe",
-                   "title": "CEO", "company": "Acme", "country": "US"},
-        "context": {"device": {"advertisingId": "123"}}
-    });
-    let x = t
-        .test_action(
-            "updateAudience",
-            options(
-                e,
-                json!({"personas_audience_key": "personas_test_audience", "dmp_user_action": "ADD"}),
-            ),
-        )
-        .await
-        .unwrap();
+    let event = root_traits_event(json!({"email": "testing@testing.com", "firstName": "John",
+        "lastName": "Doe", "title": "CEO", "company": "Acme", "country": "US"}));
+    let (x, _) = send(add_options(event)).await;
     assert_eq!(
         x[1].request.body.as_deref().unwrap(),
         format!(
@@ -343,105 +257,63 @@ fn computation_key_event(with_audience_key: bool) -> Value {
     e
 }
 
-/// 7.2 #11: without `properties.audience_key` the computation key names the segment.
+/// The segment key and whether the event has `properties.audience_key`: 7.2 #11 (#13) without
+/// it the computation key names the segment; 7.2 #12 (#14) with it the audience key wins.
+const KEY_SOURCES: [(&str, bool); 2] = [
+    ("from_computation_key", false),
+    ("from_properties_audience_key", true),
+];
+
+/// 7.2 #11, #12: the lookup uses the computation key, or the audience key when there is one.
 #[tokio::test]
-async fn uses_the_computation_key_without_an_audience_key() {
-    let mut t = harness().await;
-    mock_lookup(
-        &mut t,
-        "123",
-        "from_computation_key",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    mock_users(&mut t, "dmp_segment_id", 200, "{}").await;
-    let x = t
-        .test_action(
-            "updateAudience",
-            options(
-                computation_key_event(false),
-                json!({"personas_audience_key": "from_computation_key"}),
-            ),
-        )
-        .await
-        .unwrap();
-    assert_eq!(x.len(), 2);
+async fn looks_up_the_segment_by_the_right_key() {
+    for (key, with_audience_key) in KEY_SOURCES {
+        let (mut t, [lookup, _]) = existing_segment(key, 200, "{}").await;
+        let opts = options(
+            computation_key_event(with_audience_key),
+            json!({"personas_audience_key": key}),
+        );
+        let x = t.test_action(ACTION, opts).await.unwrap();
+        assert_eq!(x.len(), 2, "{key}");
+        lookup.assert_async().await;
+    }
 }
 
-/// 7.2 #12: `properties.audience_key` wins over the computation key.
-#[tokio::test]
-async fn prefers_the_audience_key_over_the_computation_key() {
-    let mut t = harness().await;
-    let l = mock_lookup(
-        &mut t,
-        "123",
-        "from_properties_audience_key",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    mock_users(&mut t, "dmp_segment_id", 200, "{}").await;
-    t.test_action(
-        "updateAudience",
-        options(
-            computation_key_event(true),
-            json!({"personas_audience_key": "from_properties_audience_key"}),
-        ),
-    )
-    .await
-    .unwrap();
-    l.assert_async().await;
-}
-
-async fn created_segment_body(with_audience_key: bool, key: &str) -> Value {
-    let mut t = harness().await;
-    mock_lookup(&mut t, "123", key, json!([])).await;
-    t.mock("POST", "/rest/dmpSegments")
-        .with_status(200)
-        .with_header("x-linkedin-id", "new_dmp_segment_id")
-        .with_header(JSON.0, JSON.1)
-        .with_body("{}")
-        .create_async()
-        .await;
-    let users = mock_users(&mut t, "new_dmp_segment_id", 200, "{}").await;
-    let x = t
-        .test_action(
-            "updateAudience",
-            options(
-                computation_key_event(with_audience_key),
-                json!({"personas_audience_key": key}),
-            ),
-        )
-        .await
-        .unwrap();
-    users.assert_async().await;
-    assert_eq!(x[1].request.url, format!("{BASE}/dmpSegments"));
-    body_json(&x[1])
-}
-
-/// 7.2 #13: a created segment is named after the computation key and its id comes from
+/// 7.2 #13, #14: a created segment is named after that key and its id comes from
 /// `x-linkedin-id`.
 #[tokio::test]
-async fn creates_the_segment_named_after_the_computation_key() {
-    let body = created_segment_body(false, "from_computation_key").await;
-    assert_eq!(
-        body.to_string(),
-        r#"{"name":"from_computation_key","sourcePlatform":"SEGMENT","sourceSegmentId":"from_computation_key","account":"urn:li:sponsoredAccount:123","type":"USER","destinations":[{"destination":"LINKEDIN"}]}"#
-    );
-}
-
-/// 7.2 #14: … or after the audience key when there is one.
-#[tokio::test]
-async fn creates_the_segment_named_after_the_audience_key() {
-    let body = created_segment_body(true, "from_properties_audience_key").await;
-    assert_eq!(body["name"], "from_properties_audience_key");
-    assert_eq!(body["sourceSegmentId"], "from_properties_audience_key");
+async fn creates_the_segment_named_after_the_right_key() {
+    for (key, with_audience_key) in KEY_SOURCES {
+        let mut t = harness().await;
+        mock_lookup(&mut t, "123", key, json!([])).await;
+        t.mock("POST", "/rest/dmpSegments")
+            .with_status(200)
+            .with_header("x-linkedin-id", "new_dmp_segment_id")
+            .with_header(JSON.0, JSON.1)
+            .with_body("{}")
+            .create_async()
+            .await;
+        let users = mock_users(&mut t, "new_dmp_segment_id", 200, "{}").await;
+        let opts = options(
+            computation_key_event(with_audience_key),
+            json!({"personas_audience_key": key}),
+        );
+        let x = t.test_action(ACTION, opts).await.unwrap();
+        users.assert_async().await;
+        assert_eq!(x[1].request.url, format!("{BASE}/dmpSegments"));
+        assert_eq!(
+            body_json(&x[1]).to_string(),
+            format!(
+                r#"{{"name":"{key}","sourcePlatform":"SEGMENT","sourceSegmentId":"{key}","account":"urn:li:sponsoredAccount:123","type":"USER","destinations":[{{"destination":"LINKEDIN"}}]}}"#
+            )
+        );
+    }
 }
 
 fn cache_options() -> TestOptions {
     options(
         event(),
-        json!({"source_segment_id": "personas_test_audience",
-               "personas_audience_key": "personas_test_audience"}),
+        json!({"source_segment_id": KEY, "personas_audience_key": KEY}),
     )
 }
 
@@ -455,10 +327,7 @@ async fn a_cached_segment_id_skips_the_lookup() {
         Ttl::NONE,
     );
     mock_users(&mut t, "cached_dmp_segment_id", 200, "{}").await;
-    let x = t
-        .test_action("updateAudience", cache_options())
-        .await
-        .unwrap();
+    let x = t.test_action(ACTION, cache_options()).await.unwrap();
     assert_eq!(x.len(), 1);
     assert_eq!(x[0].request.body.as_deref(), Some(users_body().as_str()));
 }
@@ -466,19 +335,7 @@ async fn a_cached_segment_id_skips_the_lookup() {
 /// 7.2 #16: a looked-up id is cached for 24 hours.
 #[tokio::test]
 async fn a_found_segment_id_is_cached_for_a_day() {
-    let mut t = harness().await;
-    mock_lookup(
-        &mut t,
-        "123",
-        "personas_test_audience",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    mock_users(&mut t, "dmp_segment_id", 200, "{}").await;
-    let x = t
-        .test_action("updateAudience", cache_options())
-        .await
-        .unwrap();
+    let (x, t) = send(cache_options()).await;
     assert_eq!(x.len(), 2);
     assert_eq!(
         t.state().entries(),
@@ -494,16 +351,15 @@ async fn a_found_segment_id_is_cached_for_a_day() {
 #[tokio::test]
 async fn a_created_segment_id_is_cached_without_expiry() {
     let mut t = harness().await;
-    mock_lookup(&mut t, "456", "personas_test_audience", json!([])).await;
+    mock_lookup(&mut t, "456", KEY, json!([])).await;
     t.mock("POST", "/rest/dmpSegments")
         .with_status(201)
         .with_header("x-linkedin-id", "new_dmp_segment_id")
         .create_async()
         .await;
     mock_users(&mut t, "new_dmp_segment_id", 200, "{}").await;
-    let mut opts = cache_options();
-    opts.settings = Some(settings("456"));
-    let x = t.test_action("updateAudience", opts).await.unwrap();
+    let opts = cache_options().settings(settings("456"));
+    let x = t.test_action(ACTION, opts).await.unwrap();
     assert_eq!(x.len(), 3);
     assert_eq!(
         t.state().entries(),
@@ -515,141 +371,97 @@ async fn a_created_segment_id_is_cached_without_expiry() {
     );
 }
 
-async fn users_error(status: usize, body: &str) -> Error {
-    let mut t = harness().await;
-    mock_lookup(
-        &mut t,
-        "123",
-        "personas_test_audience",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    mock_users(&mut t, "dmp_segment_id", status, body).await;
-    t.test_action("updateAudience", default_options())
-        .await
-        .unwrap_err()
-}
-
-/// 7.2 #18: a 401 from the users endpoint is an invalid-authentication error.
+/// 7.2 #18: a 401 from the users endpoint is an invalid-authentication error; 7.2 #19: any other
+/// status (404 here; 201 too: only 200 counts as a success) is retried as a whole.
 #[tokio::test]
-async fn a_401_is_an_invalid_authentication_error() {
-    let e = users_error(401, r#"{"message":"Unauthorized","status":401}"#).await;
-    assert_eq!(e.class(), ErrorClass::InvalidAuthentication);
-    assert_eq!(e.status(), Some(401));
-    assert_eq!(
-        e.message(),
-        "Invalid LinkedIn OAuth access token. Please reauthenticate to retrieve a valid access token."
+async fn users_endpoint_failures_map_to_the_reference_errors() {
+    let retried = (
+        ErrorClass::Retryable,
+        500,
+        "Error while attempting to update LinkedIn DMP Segment. This batch will be retried.",
     );
+    let cases = [
+        (
+            401,
+            r#"{"message":"Unauthorized","status":401}"#,
+            (
+                ErrorClass::InvalidAuthentication,
+                401,
+                "Invalid LinkedIn OAuth access token. Please reauthenticate to retrieve a valid access token.",
+            ),
+        ),
+        (404, r#"{"message":"Not Found","status":404}"#, retried),
+        (201, "{}", retried),
+    ];
+    for (status, body, (class, error_status, message)) in cases {
+        let (mut t, _) = existing_segment(KEY, status, body).await;
+        let e = t.test_action(ACTION, default_options()).await.unwrap_err();
+        assert_eq!(e.class(), class, "{status}");
+        assert_eq!(e.status(), Some(error_status), "{status}");
+        assert_eq!(e.message(), message, "{status}");
+    }
 }
 
-/// 7.2 #19: any other status (404 here) is retried as a whole.
+/// 7.2 #20–#22: invalid settings fail before any request: a `null` action counts as Auto
+/// Detect, which needs matching keys (#20), as does an explicit Auto Detect (#22); both
+/// identifiers turned off (#21).
 #[tokio::test]
-async fn other_statuses_are_retryable() {
-    let e = users_error(404, r#"{"message":"Not Found","status":404}"#).await;
-    assert_eq!(e.class(), ErrorClass::Retryable);
-    assert_eq!(e.status(), Some(500));
-    assert_eq!(
-        e.message(),
-        "Error while attempting to update LinkedIn DMP Segment. This batch will be retried."
-    );
-    // Only 200 counts as a success, 201 included.
-    let e = users_error(201, "{}").await;
-    assert_eq!(e.class(), ErrorClass::Retryable);
+async fn invalid_settings_fail_without_a_request() {
+    let mismatch = "The value of `source_segment_id` and `personas_audience_key` must match.";
+    let no_identifier =
+        "At least one of `Send Email` or `Send Google Advertising ID` must be set to `true`.";
+    let cases = [
+        (
+            "#20",
+            json!({"personas_audience_key": "mismatched_audience", "dmp_user_action": null}),
+            settings("123"),
+            mismatch,
+        ),
+        (
+            "#21",
+            json!({"personas_audience_key": KEY}),
+            json!({"ad_account_id": "123", "send_email": false, "send_google_advertising_id": false}),
+            no_identifier,
+        ),
+        (
+            "#22",
+            json!({"personas_audience_key": "mismatched_audience", "dmp_user_action": "AUTO"}),
+            settings("123"),
+            mismatch,
+        ),
+    ];
+    for (case, mapping, settings, message) in cases {
+        let mut t = harness().await;
+        let opts = options(event(), mapping).settings(settings);
+        let e = t.test_action(ACTION, opts).await.unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Integration, "{case}");
+        assert_eq!(e.code(), Some("INVALID_SETTINGS"), "{case}");
+        assert_eq!(e.status(), Some(400), "{case}");
+        assert_eq!(e.message(), message, "{case}");
+    }
 }
 
-async fn validation_error(mapping: Value, settings_value: Value) -> Error {
-    let mut t = harness().await;
-    let mut opts = options(event(), mapping);
-    opts.settings = Some(settings_value);
-    t.test_action("updateAudience", opts).await.unwrap_err()
-}
-
-/// 7.2 #20: a `null` action counts as Auto Detect, which needs matching keys; no request.
+/// 7.2 #23: the stable API version without feature flags; 7.2 #24: the canary flag selects the
+/// canary version (the same value today).
 #[tokio::test]
-async fn null_action_requires_matching_keys() {
-    let e = validation_error(
-        json!({"personas_audience_key": "mismatched_audience", "dmp_user_action": null}),
-        settings("123"),
-    )
-    .await;
-    assert_eq!(e.code(), Some("INVALID_SETTINGS"));
-    assert_eq!(e.status(), Some(400));
-    assert_eq!(
-        e.message(),
-        "The value of `source_segment_id` and `personas_audience_key` must match."
-    );
-}
-
-/// 7.2 #21: both identifiers turned off.
-#[tokio::test]
-async fn settings_must_send_an_identifier() {
-    let e = validation_error(
-        json!({"personas_audience_key": "personas_test_audience"}),
-        json!({"ad_account_id": "123", "send_email": false, "send_google_advertising_id": false}),
-    )
-    .await;
-    assert_eq!(e.class(), ErrorClass::Integration);
-    assert_eq!(
-        e.message(),
-        "At least one of `Send Email` or `Send Google Advertising ID` must be set to `true`."
-    );
-}
-
-/// 7.2 #22: explicit Auto Detect with mismatched keys.
-#[tokio::test]
-async fn auto_action_requires_matching_keys() {
-    let e = validation_error(
-        json!({"personas_audience_key": "mismatched_audience", "dmp_user_action": "AUTO"}),
-        settings("123"),
-    )
-    .await;
-    assert_eq!(
-        e.message(),
-        "The value of `source_segment_id` and `personas_audience_key` must match."
-    );
-}
-
-async fn versions_sent(opts: TestOptions) -> Vec<String> {
-    let mut t = harness().await;
-    mock_lookup(
-        &mut t,
-        "123",
-        "personas_test_audience",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
-    mock_users(&mut t, "dmp_segment_id", 200, "{}").await;
-    let x = t.test_action("updateAudience", opts).await.unwrap();
-    x.iter()
-        .map(|e| {
-            e.request
-                .header("linkedin-version")
-                .unwrap_or("")
-                .to_string()
-        })
-        .collect()
-}
-
-/// 7.2 #23: the stable API version without feature flags.
-#[tokio::test]
-async fn sends_the_stable_api_version() {
-    assert_eq!(versions_sent(default_options()).await, ["202604", "202604"]);
-}
-
-/// 7.2 #24: the canary flag selects the canary version (the same value today).
-#[tokio::test]
-async fn sends_the_canary_api_version_with_the_flag() {
-    let opts = default_options().feature("linkedin-audiences-canary-version");
-    assert_eq!(versions_sent(opts).await, ["202604", "202604"]);
+async fn sends_the_api_version_the_flags_select() {
+    let canary = default_options().feature("linkedin-audiences-canary-version");
+    for opts in [default_options(), canary] {
+        let (x, _) = send(opts).await;
+        let versions: Vec<_> = x
+            .iter()
+            .map(|e| e.request.header("linkedin-version").unwrap_or(""))
+            .collect();
+        assert_eq!(versions, ["202604", "202604"]);
+    }
 }
 
 /// No access token: a clear error before any request (the reference sends `Bearer undefined`).
 #[tokio::test]
 async fn without_an_access_token_nothing_is_sent() {
     let mut t = harness().await;
-    let mut opts = default_options();
-    opts.auth = Some(actions_core::oauth::AuthTokens::default());
-    let e = t.test_action("updateAudience", opts).await.unwrap_err();
+    let opts = default_options().auth(actions_core::oauth::AuthTokens::default());
+    let e = t.test_action(ACTION, opts).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::InvalidAuthentication);
     assert_eq!(e.status(), Some(401));
 }
@@ -658,25 +470,11 @@ async fn without_an_access_token_nothing_is_sent() {
 #[tokio::test]
 async fn a_payload_without_identifiers_only_resolves_the_segment() {
     let mut t = harness().await;
-    mock_lookup(
-        &mut t,
-        "123",
-        "personas_test_audience",
-        json!([{"id": "dmp_segment_id"}]),
-    )
-    .await;
+    mock_lookup(&mut t, "123", KEY, json!([{"id": "dmp_segment_id"}])).await;
     let mut e = event();
     e["context"] = json!({});
-    let x = t
-        .test_action(
-            "updateAudience",
-            options(
-                e,
-                json!({"personas_audience_key": "personas_test_audience"}),
-            ),
-        )
-        .await
-        .unwrap();
+    let opts = options(e, json!({"personas_audience_key": KEY}));
+    let x = t.test_action(ACTION, opts).await.unwrap();
     assert_eq!(x.len(), 1);
     let last = t.results().last().cloned().unwrap();
     assert_eq!(last.output.as_deref(), Some("Action Executed"));

@@ -1,18 +1,22 @@
 //! `updateCompanyAudience` (reference `updateCompanyAudience/__tests__`, section 7.3), with the
-//! real URLs and bodies.
+//! real URLs and bodies. The reference's cases that differ only in their inputs are tables here;
+//! each row names the reference case it ports. The reference's unit cases of
+//! `to_organization_urn` are the crate's unit test `organization_urns_are_normalised`.
 
 mod common;
 
 use actions_core::ErrorClass;
 use actions_core::prelude::*;
 use actions_testkit::{TestIntegration, TestOptions};
-use common::{JSON, body_json, harness, requests, tokens};
+use common::{JSON, body_json, error_summary, harness, multistatus_json, requests, tokens};
 use linkedin_audiences::LinkedInAudiences;
-use linkedin_audiences::actions::update_company_audience::to_organization_urn;
 
 const ACTION: &str = "updateCompanyAudience";
 const LOOKUP: &str = "/rest/dmpSegments?q=account&account=urn%3Ali%3AsponsoredAccount%3A12345&sourceSegmentId=aud_key&sourcePlatform=SEGMENT";
 const MEMBERS: &str = "/rest/dmpSegments/dmp_segment_id/companies";
+const CREATED_MEMBERS: &str = "/rest/dmpSegments/created_company_id/companies";
+const ONE_CREATED: &str = r#"{"elements":[{"status":201}]}"#;
+const NO_IDENTIFIER: &str = "At least one of 'Company Domain' or 'LinkedIn Company ID' is required in the 'Identifiers' field.";
 
 type T = TestIntegration<LinkedInAudiences>;
 
@@ -30,6 +34,14 @@ fn base_mapping(action: Value) -> Value {
             "linkedInCompanyId": {"@path": "$.traits.linkedin_company_id"}
         }
     })
+}
+
+fn add_mapping() -> Value {
+    base_mapping(json!("ADD"))
+}
+
+fn microsoft() -> Value {
+    json!({"company_domain": "microsoft.com"})
 }
 
 fn single(traits: Value, mapping: Value) -> TestOptions {
@@ -85,63 +97,60 @@ async fn mock_members_at(t: &mut T, path: &str, status: usize, body: &str) -> mo
         .await
 }
 
-async fn mock_members(t: &mut T, status: usize, body: &str) -> mockito::Mock {
-    mock_members_at(t, MEMBERS, status, body).await
+/// A harness where the company segment `dmp_segment_id` exists and its members endpoint answers
+/// `status` with `body`.
+async fn existing_segment(status: usize, body: &str) -> T {
+    let mut t = harness().await;
+    mock_lookup(&mut t).await;
+    mock_members_at(&mut t, MEMBERS, status, body).await;
+    t
 }
 
-/// 7.3 unit: `'1035'`.
-#[test]
-fn organization_urn_from_a_bare_id() {
-    assert_eq!(to_organization_urn("1035"), "urn:li:organization:1035");
+/// A harness where no segment exists for `lookup` and the creation answers `status` (with the
+/// new id `created_company_id` in `x-restli-id` when it succeeds).
+async fn missing_segment(lookup: &str, status: usize) -> T {
+    let mut t = harness().await;
+    mock_lookup_with(&mut t, lookup, json!([])).await;
+    let mut create = t.mock("POST", "/rest/dmpSegments").with_status(status);
+    if status < 300 {
+        create = create.with_header("x-restli-id", "created_company_id");
+    }
+    create.create_async().await;
+    t
 }
 
-/// 7.3 unit: an URN is kept.
-#[test]
-fn organization_urn_from_an_urn() {
-    assert_eq!(
-        to_organization_urn("urn:li:organization:1035"),
-        "urn:li:organization:1035"
-    );
+/// A harness where the segment cannot be resolved: the lookup answers 500 (`None`), or no
+/// segment exists and its creation answers `Some(status)`.
+async fn unresolvable_segment(create_status: Option<usize>) -> T {
+    match create_status {
+        Some(status) => missing_segment(LOOKUP, status).await,
+        None => {
+            let mut t = harness().await;
+            t.mock("GET", LOOKUP)
+                .with_status(500)
+                .with_header(JSON.0, JSON.1)
+                .with_body("{}")
+                .create_async()
+                .await;
+            t
+        }
+    }
 }
 
-/// 7.3 unit: a doubled prefix is removed.
-#[test]
-fn organization_urn_from_a_doubled_urn() {
-    assert_eq!(
-        to_organization_urn("urn:li:organization:urn:li:organization:1035"),
-        "urn:li:organization:1035"
-    );
-}
-
-/// 7.3 unit: the prefix in any case.
-#[test]
-fn organization_urn_prefix_in_upper_case() {
-    assert_eq!(
-        to_organization_urn("URN:LI:ORGANIZATION:1035"),
-        "urn:li:organization:1035"
-    );
-}
-
-/// 7.3 unit: surrounding spaces.
-#[test]
-fn organization_urn_trims() {
-    assert_eq!(to_organization_urn("  1035  "), "urn:li:organization:1035");
+/// The error of adding microsoft.com (by domain) with this harness.
+async fn add_microsoft_error(mut t: T) -> Error {
+    t.test_action(ACTION, single(microsoft(), add_mapping()))
+        .await
+        .unwrap_err()
 }
 
 /// 7.3 #1: domain and organisation id.
 #[tokio::test]
 async fn sends_domain_and_organization() {
-    let mut t = harness().await;
-    mock_lookup(&mut t).await;
-    mock_members(&mut t, 200, r#"{"elements":[{"status":201}]}"#).await;
+    let mut t = existing_segment(200, ONE_CREATED).await;
+    let traits = json!({"company_domain": "microsoft.com", "linkedin_company_id": "1035"});
     let x = t
-        .test_action(
-            ACTION,
-            single(
-                json!({"company_domain": "microsoft.com", "linkedin_company_id": "1035"}),
-                base_mapping(json!("ADD")),
-            ),
-        )
+        .test_action(ACTION, single(traits, add_mapping()))
         .await
         .unwrap();
     assert_eq!(
@@ -160,80 +169,62 @@ async fn sends_domain_and_organization() {
     );
 }
 
-async fn first_element(traits: Value, mapping: Value) -> Value {
-    let mut t = harness().await;
-    mock_lookup(&mut t).await;
-    mock_members(&mut t, 200, r#"{"elements":[{"status":201}]}"#).await;
-    let x = t
-        .test_action(ACTION, single(traits, mapping))
-        .await
-        .unwrap();
-    body_json(x.last().unwrap())["elements"][0].clone()
-}
-
-/// 7.3 #2: domain only.
+/// 7.3 #2–#6: the element sent: a domain-only company (#2), REMOVE (#3); the audience
+/// membership boolean never changes the chosen action (#4 `false` with ADD, #5 `true` with
+/// REMOVE, #6 none).
 #[tokio::test]
-async fn sends_a_domain_only_company() {
-    let el = first_element(
-        json!({"company_domain": "microsoft.com"}),
-        base_mapping(json!("ADD")),
-    )
-    .await;
-    assert_eq!(
-        el,
-        json!({"action": "ADD", "companyWebsiteDomain": "microsoft.com"})
-    );
-}
-
-/// 7.3 #3: REMOVE.
-#[tokio::test]
-async fn sends_remove() {
-    let el = first_element(
-        json!({"company_domain": "microsoft.com"}),
-        base_mapping(json!("REMOVE")),
-    )
-    .await;
-    assert_eq!(el["action"], "REMOVE");
-}
-
-async fn action_with_membership(membership: Option<bool>, action: &str) -> Value {
-    let mut t = harness().await;
-    mock_lookup(&mut t).await;
-    mock_members(&mut t, 200, r#"{"elements":[{"status":201}]}"#).await;
-    let mut properties = json!({});
-    if let Some(m) = membership {
-        properties["aud_key"] = json!(m);
+async fn the_element_carries_the_chosen_action() {
+    let context_domain = |action: &str| {
+        json!({"dmp_company_action": action, "audience_source": "ENGAGE_RETL",
+               "computation_key": "aud_key",
+               "identifiers": {"companyDomain": {"@path": "$.context.traits.company_domain"}}})
+    };
+    let membership_event = |membership: Option<bool>| {
+        let mut e = json!({"type": "track", "properties": {},
+                           "context": {"traits": {"company_domain": "microsoft.com"}}});
+        if let Some(m) = membership {
+            e["properties"]["aud_key"] = json!(m);
+        }
+        e
+    };
+    let with = |event: Value, mapping: Value| {
+        TestOptions::event(event)
+            .mapping(mapping)
+            .settings(settings())
+            .auth(tokens("token", "refresh"))
+    };
+    let cases = [
+        ("#2", single(microsoft(), add_mapping()), "ADD"),
+        (
+            "#3",
+            single(microsoft(), base_mapping(json!("REMOVE"))),
+            "REMOVE",
+        ),
+        (
+            "#4",
+            with(membership_event(Some(false)), context_domain("ADD")),
+            "ADD",
+        ),
+        (
+            "#5",
+            with(membership_event(Some(true)), context_domain("REMOVE")),
+            "REMOVE",
+        ),
+        (
+            "#6",
+            with(membership_event(None), context_domain("ADD")),
+            "ADD",
+        ),
+    ];
+    for (case, opts, action) in cases {
+        let mut t = existing_segment(200, ONE_CREATED).await;
+        let x = t.test_action(ACTION, opts).await.unwrap();
+        assert_eq!(
+            body_json(x.last().unwrap())["elements"][0],
+            json!({"action": action, "companyWebsiteDomain": "microsoft.com"}),
+            "{case}"
+        );
     }
-    let opts = TestOptions::event(json!({
-        "type": "track", "properties": properties,
-        "context": {"traits": {"company_domain": "microsoft.com"}}
-    }))
-    .mapping(json!({
-        "dmp_company_action": action, "audience_source": "ENGAGE_RETL", "computation_key": "aud_key",
-        "identifiers": {"companyDomain": {"@path": "$.context.traits.company_domain"}}
-    }))
-    .settings(settings())
-    .auth(tokens("token", "refresh"));
-    let x = t.test_action(ACTION, opts).await.unwrap();
-    body_json(x.last().unwrap())["elements"][0]["action"].clone()
-}
-
-/// 7.3 #4: the membership boolean (`false`) is ignored: ADD stays ADD.
-#[tokio::test]
-async fn membership_false_does_not_change_add() {
-    assert_eq!(action_with_membership(Some(false), "ADD").await, "ADD");
-}
-
-/// 7.3 #5: REMOVE with membership `true` stays REMOVE.
-#[tokio::test]
-async fn membership_true_does_not_change_remove() {
-    assert_eq!(action_with_membership(Some(true), "REMOVE").await, "REMOVE");
-}
-
-/// 7.3 #6: no membership boolean.
-#[tokio::test]
-async fn no_membership_boolean_uses_the_action() {
-    assert_eq!(action_with_membership(None, "ADD").await, "ADD");
 }
 
 /// 7.3 #7: only a USER segment exists for the key: a COMPANY segment is created and its id read
@@ -241,12 +232,8 @@ async fn no_membership_boolean_uses_the_action() {
 #[tokio::test]
 async fn creates_a_company_segment_when_only_a_user_segment_exists() {
     let mut t = harness().await;
-    mock_lookup_with(
-        &mut t,
-        LOOKUP,
-        json!([{"id": "user_segment", "name": "A User List", "type": "USER"}]),
-    )
-    .await;
+    let user_list = json!([{"id": "user_segment", "name": "A User List", "type": "USER"}]);
+    mock_lookup_with(&mut t, LOOKUP, user_list).await;
     let create = t
         .mock("POST", "/rest/dmpSegments")
         .match_header("x-restli-protocol-version", "2.0.0")
@@ -259,21 +246,9 @@ async fn creates_a_company_segment_when_only_a_user_segment_exists() {
         .with_body("{}")
         .create_async()
         .await;
-    mock_members_at(
-        &mut t,
-        "/rest/dmpSegments/created_company_id/companies",
-        200,
-        r#"{"elements":[{"status":201}]}"#,
-    )
-    .await;
+    mock_members_at(&mut t, CREATED_MEMBERS, 200, ONE_CREATED).await;
     let x = t
-        .test_action(
-            ACTION,
-            single(
-                json!({"company_domain": "microsoft.com"}),
-                base_mapping(json!("ADD")),
-            ),
-        )
+        .test_action(ACTION, single(microsoft(), add_mapping()))
         .await
         .unwrap();
     create.assert_async().await;
@@ -294,27 +269,14 @@ async fn creates_a_company_segment_when_only_a_user_segment_exists() {
 /// 7.3 #8: Connections: the segment name is the source segment id (form-encoded in the query).
 #[tokio::test]
 async fn connections_use_the_segment_name() {
-    let mut t = harness().await;
-    mock_lookup_with(
-        &mut t,
+    let mut t = missing_segment(
         "/rest/dmpSegments?q=account&account=urn%3Ali%3AsponsoredAccount%3A12345&sourceSegmentId=My+Connections+Audience&sourcePlatform=SEGMENT",
-        json!([]),
+        201,
     )
     .await;
-    t.mock("POST", "/rest/dmpSegments")
-        .with_status(201)
-        .with_header("x-restli-id", "created_company_id")
-        .create_async()
-        .await;
-    mock_members_at(
-        &mut t,
-        "/rest/dmpSegments/created_company_id/companies",
-        200,
-        r#"{"elements":[{"status":201}]}"#,
-    )
-    .await;
+    mock_members_at(&mut t, CREATED_MEMBERS, 200, ONE_CREATED).await;
     let opts = single(
-        json!({"company_domain": "microsoft.com"}),
+        microsoft(),
         json!({"dmp_company_action": "ADD", "audience_source": "CONNECTIONS",
                "segment_name": "My Connections Audience",
                "identifiers": {"companyDomain": {"@path": "$.traits.company_domain"}}}),
@@ -327,241 +289,164 @@ async fn connections_use_the_segment_name() {
     assert_eq!(x[2].response.as_ref().unwrap().status(), 200);
 }
 
-fn domain_options() -> TestOptions {
-    single(
-        json!({"company_domain": "microsoft.com"}),
-        base_mapping(json!("ADD")),
-    )
-}
+const TRANSIENT: &str = "Transient error while syncing to the LinkedIn DMP Company Segment. This event will be retried.";
+const FAILED_400: &str =
+    "Failed to update LinkedIn DMP Company Segment. LinkedIn returned status 400.";
 
-/// 7.3 #9: a failing lookup (500) is retryable.
+/// 7.3 #9–#11: a failing lookup (500) is retryable (#9); on creation a conflict is retried as
+/// 429 (#10) and a bad request is an API error, not retried (#11).
 #[tokio::test]
-async fn a_failing_lookup_is_retryable() {
-    let mut t = harness().await;
-    t.mock("GET", LOOKUP)
-        .with_status(500)
-        .with_header(JSON.0, JSON.1)
-        .with_body("{}")
-        .create_async()
-        .await;
-    let e = t.test_action(ACTION, domain_options()).await.unwrap_err();
-    assert_eq!(e.code(), Some("RETRYABLE_ERROR"));
-    assert_eq!(e.status(), Some(500));
+async fn segment_resolution_failures_map_to_the_reference_errors() {
+    let conflict =
+        "Conflict while syncing to the LinkedIn DMP Company Segment. This event will be retried.";
+    let retryable = |status, message| {
+        (
+            ErrorClass::Retryable,
+            Some("RETRYABLE_ERROR"),
+            Some(status),
+            message,
+        )
+    };
+    let cases = [
+        ("#9", None, retryable(500, TRANSIENT)),
+        ("#10", Some(409), retryable(429, conflict)),
+        (
+            "#11",
+            Some(400),
+            (ErrorClass::Api, Some("400"), Some(400), FAILED_400),
+        ),
+    ];
+    for (case, create_status, expected) in cases {
+        let e = add_microsoft_error(unresolvable_segment(create_status).await).await;
+        assert_eq!(error_summary(&e), expected, "{case}");
+    }
 }
 
-async fn create_failure(status: usize) -> Error {
-    let mut t = harness().await;
-    mock_lookup_with(&mut t, LOOKUP, json!([])).await;
-    t.mock("POST", "/rest/dmpSegments")
-        .with_status(status)
-        .create_async()
-        .await;
-    t.test_action(ACTION, domain_options()).await.unwrap_err()
-}
-
-/// 7.3 #10: a 409 on creation is retried as 429.
+/// 7.3 #12–#17: invalid payloads fail before any request: ENGAGE_RETL needs the audience key
+/// (#12), CONNECTIONS the segment name (#13); a blank audience key (#14); no identifier at all
+/// (#15); an organisation URN without an id is no identifier (#16); the action must be exactly
+/// ADD or REMOVE (#17).
 #[tokio::test]
-async fn a_conflict_on_creation_is_retryable_as_429() {
-    let e = create_failure(409).await;
-    assert_eq!(e.code(), Some("RETRYABLE_ERROR"));
-    assert_eq!(e.status(), Some(429));
+async fn invalid_payloads_fail_without_a_request() {
+    let domain_only = |source: &str| {
+        json!({"dmp_company_action": "ADD", "audience_source": source,
+               "identifiers": {"companyDomain": {"@path": "$.traits.company_domain"}}})
+    };
+    let mut blank_key = add_mapping();
+    blank_key["computation_key"] = json!("   ");
+    let mut no_identifiers = add_mapping();
+    no_identifiers["identifiers"] = json!({});
+    let cases = [
+        (
+            "#12",
+            single(microsoft(), domain_only("ENGAGE_RETL")),
+            ErrorClass::SchemaValidation,
+            "missing the required field 'computation_key'",
+        ),
+        (
+            "#13",
+            single(microsoft(), domain_only("CONNECTIONS")),
+            ErrorClass::SchemaValidation,
+            "missing the required field 'segment_name'",
+        ),
+        (
+            "#14",
+            single(microsoft(), blank_key),
+            ErrorClass::PayloadValidation,
+            "`Audience Key` field is required",
+        ),
+        (
+            "#15",
+            single(json!({}), no_identifiers),
+            ErrorClass::PayloadValidation,
+            NO_IDENTIFIER,
+        ),
+        (
+            "#16",
+            single(
+                json!({"linkedin_company_id": "urn:li:organization:"}),
+                add_mapping(),
+            ),
+            ErrorClass::PayloadValidation,
+            NO_IDENTIFIER,
+        ),
+        (
+            "#17",
+            single(
+                json!({"company_domain": "microsoft.com", "action": "remove"}),
+                base_mapping(json!({"@path": "$.traits.action"})),
+            ),
+            ErrorClass::SchemaValidation,
+            "Company Segment Action must be one of: \"ADD\" or \"REMOVE\"",
+        ),
+    ];
+    for (case, opts, class, message) in cases {
+        let mut t = harness().await;
+        let e = t.test_action(ACTION, opts).await.unwrap_err();
+        assert_eq!(e.class(), class, "{case}: {e:?}");
+        assert!(e.message().contains(message), "{case}: {e:?}");
+    }
 }
 
-/// 7.3 #11: a 400 on creation is not retryable.
+/// 7.3 #18–#25: the members endpoint's failures, of the request (#18 429 stays 429, #19 500,
+/// #20 401 asks for a new token, #21 400 is not retried, #22 404 — segment not ready — is
+/// retried as 429) and of the element (#23 a 400 names LinkedIn's message, #24 a 429 is
+/// retried, #25 no element result at all).
 #[tokio::test]
-async fn a_bad_request_on_creation_is_an_api_error() {
-    let e = create_failure(400).await;
-    assert_ne!(e.code(), Some("RETRYABLE_ERROR"));
-    assert_eq!(e.class(), ErrorClass::Api);
-    assert_eq!(e.status(), Some(400));
-    assert_eq!(
-        e.message(),
-        "Failed to update LinkedIn DMP Company Segment. LinkedIn returned status 400."
-    );
-}
-
-async fn error_without_requests(opts: TestOptions) -> Error {
-    let mut t = harness().await;
-    t.test_action(ACTION, opts).await.unwrap_err()
-}
-
-/// 7.3 #12: ENGAGE_RETL needs the audience key.
-#[tokio::test]
-async fn engage_needs_the_audience_key() {
-    let e = error_without_requests(single(
-        json!({"company_domain": "microsoft.com"}),
-        json!({"dmp_company_action": "ADD", "audience_source": "ENGAGE_RETL",
-               "identifiers": {"companyDomain": {"@path": "$.traits.company_domain"}}}),
-    ))
-    .await;
-    assert!(
-        e.message()
-            .contains("missing the required field 'computation_key'"),
-        "{e:?}"
-    );
-}
-
-/// 7.3 #13: CONNECTIONS needs the segment name.
-#[tokio::test]
-async fn connections_need_the_segment_name() {
-    let e = error_without_requests(single(
-        json!({"company_domain": "microsoft.com"}),
-        json!({"dmp_company_action": "ADD", "audience_source": "CONNECTIONS",
-               "identifiers": {"companyDomain": {"@path": "$.traits.company_domain"}}}),
-    ))
-    .await;
-    assert!(
-        e.message()
-            .contains("missing the required field 'segment_name'"),
-        "{e:?}"
-    );
-}
-
-/// 7.3 #14: a blank audience key.
-#[tokio::test]
-async fn a_blank_audience_key_is_rejected() {
-    let mut mapping = base_mapping(json!("ADD"));
-    mapping["computation_key"] = json!("   ");
-    let e =
-        error_without_requests(single(json!({"company_domain": "microsoft.com"}), mapping)).await;
-    assert_eq!(e.class(), ErrorClass::PayloadValidation);
-    assert!(
-        e.message().contains("`Audience Key` field is required"),
-        "{e:?}"
-    );
-}
-
-/// 7.3 #15: no identifier at all.
-#[tokio::test]
-async fn a_company_needs_an_identifier() {
-    let mut mapping = base_mapping(json!("ADD"));
-    mapping["identifiers"] = json!({});
-    let e = error_without_requests(single(json!({}), mapping)).await;
-    assert_eq!(e.class(), ErrorClass::PayloadValidation);
-    assert!(
-        e.message()
-            .contains("At least one of 'Company Domain' or 'LinkedIn Company ID' is required"),
-        "{e:?}"
-    );
-}
-
-/// 7.3 #16: an organisation URN without an id is no identifier.
-#[tokio::test]
-async fn an_empty_organization_urn_is_no_identifier() {
-    let e = error_without_requests(single(
-        json!({"linkedin_company_id": "urn:li:organization:"}),
-        base_mapping(json!("ADD")),
-    ))
-    .await;
-    assert!(
-        e.message()
-            .contains("At least one of 'Company Domain' or 'LinkedIn Company ID' is required"),
-        "{e:?}"
-    );
-}
-
-/// 7.3 #17: the action must be exactly ADD or REMOVE.
-#[tokio::test]
-async fn the_action_must_be_add_or_remove() {
-    let e = error_without_requests(single(
-        json!({"company_domain": "microsoft.com", "action": "remove"}),
-        base_mapping(json!({"@path": "$.traits.action"})),
-    ))
-    .await;
-    assert!(
-        e.message()
-            .contains("Company Segment Action must be one of: \"ADD\" or \"REMOVE\""),
-        "{e:?}"
-    );
-}
-
-async fn members_error(status: usize, body: &str) -> Error {
-    let mut t = harness().await;
-    mock_lookup(&mut t).await;
-    mock_members(&mut t, status, body).await;
-    t.test_action(ACTION, domain_options()).await.unwrap_err()
-}
-
-/// 7.3 #18: 429 stays 429 and is retryable.
-#[tokio::test]
-async fn members_429_is_retryable() {
-    let e = members_error(429, "{}").await;
-    assert_eq!((e.code(), e.status()), (Some("RETRYABLE_ERROR"), Some(429)));
-}
-
-/// 7.3 #19: 500 is retryable.
-#[tokio::test]
-async fn members_500_is_retryable() {
-    let e = members_error(500, "{}").await;
-    assert_eq!((e.code(), e.status()), (Some("RETRYABLE_ERROR"), Some(500)));
-}
-
-/// 7.3 #20: 401 asks for a new token.
-#[tokio::test]
-async fn members_401_is_invalid_authentication() {
-    let e = members_error(401, "{}").await;
-    assert_eq!(e.code(), Some("INVALID_AUTHENTICATION"));
-    assert_eq!(
-        e.message(),
-        "Invalid LinkedIn OAuth access token. New authentication token will be requested."
-    );
-}
-
-/// 7.3 #21: 400 is not retryable.
-#[tokio::test]
-async fn members_400_is_not_retryable() {
-    let e = members_error(400, "{}").await;
-    assert_ne!(e.code(), Some("RETRYABLE_ERROR"));
-    assert_eq!(e.status(), Some(400));
-}
-
-/// 7.3 #22: 404 (segment not ready) is retried as 429.
-#[tokio::test]
-async fn members_404_is_retryable_as_429() {
-    let e = members_error(404, "{}").await;
-    assert_eq!((e.code(), e.status()), (Some("RETRYABLE_ERROR"), Some(429)));
-    assert_eq!(
-        e.message(),
-        "LinkedIn DMP Company Segment is not available yet. It may have just been created. This event will be retried."
-    );
-}
-
-/// 7.3 #23: an element-level 400 names LinkedIn's message.
-#[tokio::test]
-async fn an_element_400_is_an_api_error_with_linkedins_message() {
-    let e = members_error(
-        200,
-        r#"{"elements":[{"status":400,"error":{"message":"Invalid organization urn"}}]}"#,
-    )
-    .await;
-    assert_eq!(e.class(), ErrorClass::Api);
-    assert_eq!(e.status(), Some(400));
-    assert_eq!(
-        e.message(),
-        "Failed to update LinkedIn DMP Company Segment. LinkedIn returned status 400. LinkedIn returned: Invalid organization urn"
-    );
-}
-
-/// 7.3 #24: an element-level 429 is retryable.
-#[tokio::test]
-async fn an_element_429_is_retryable() {
-    let e = members_error(200, r#"{"elements":[{"status":429}]}"#).await;
-    assert_eq!((e.code(), e.status()), (Some("RETRYABLE_ERROR"), Some(429)));
-}
-
-/// 7.3 #25: no element result at all.
-#[tokio::test]
-async fn no_element_result_is_an_error() {
-    let e = members_error(200, r#"{"elements":[]}"#).await;
-    assert_ne!(e.code(), Some("RETRYABLE_ERROR"));
-    assert_eq!(e.status(), Some(400));
-}
-
-fn multistatus(t: &T) -> Vec<Value> {
-    t.multistatus()
-        .iter()
-        .map(|n| serde_json::to_value(n).unwrap())
-        .collect()
+async fn members_failures_map_to_the_reference_errors() {
+    let retryable = |status, message| {
+        (
+            ErrorClass::Retryable,
+            Some("RETRYABLE_ERROR"),
+            Some(status),
+            message,
+        )
+    };
+    let api_400 = |message| (ErrorClass::Api, Some("400"), Some(400), message);
+    let cases = [
+        ("#18", 429, "{}", retryable(429, TRANSIENT)),
+        ("#19", 500, "{}", retryable(500, TRANSIENT)),
+        (
+            "#20",
+            401,
+            "{}",
+            (
+                ErrorClass::InvalidAuthentication,
+                Some("INVALID_AUTHENTICATION"),
+                Some(401),
+                "Invalid LinkedIn OAuth access token. New authentication token will be requested.",
+            ),
+        ),
+        ("#21", 400, "{}", api_400(FAILED_400)),
+        (
+            "#22",
+            404,
+            "{}",
+            retryable(
+                429,
+                "LinkedIn DMP Company Segment is not available yet. It may have just been created. This event will be retried.",
+            ),
+        ),
+        (
+            "#23",
+            200,
+            r#"{"elements":[{"status":400,"error":{"message":"Invalid organization urn"}}]}"#,
+            api_400(
+                "Failed to update LinkedIn DMP Company Segment. LinkedIn returned status 400. LinkedIn returned: Invalid organization urn",
+            ),
+        ),
+        (
+            "#24",
+            200,
+            r#"{"elements":[{"status":429}]}"#,
+            retryable(429, TRANSIENT),
+        ),
+        ("#25", 200, r#"{"elements":[]}"#, api_400(FAILED_400)),
+    ];
+    for (case, status, body, expected) in cases {
+        let e = add_microsoft_error(existing_segment(status, body).await).await;
+        assert_eq!(error_summary(&e), expected, "{case}");
+    }
 }
 
 /// 7.3 #26: a batch is deduplicated by normalised company; every event gets its company's
@@ -611,11 +496,9 @@ async fn batch_deduplicates_companies() {
         "sent": {"action": "ADD", "organizationUrn": "urn:li:organization:1476"},
         "body": {"status": 400, "error": {"message": "Invalid organization urn"}},
         "errorreporter": "DESTINATION"});
-    let no_id = json!({"status": 400, "errortype": "PAYLOAD_VALIDATION_FAILED",
-        "errormessage": "At least one of 'Company Domain' or 'LinkedIn Company ID' is required in the 'Identifiers' field.",
-        "errorreporter": "INTEGRATIONS"});
+    let no_id = invalid(NO_IDENTIFIER);
     assert_eq!(
-        multistatus(&t),
+        multistatus_json(&t),
         [
             adobe.clone(),
             oracle.clone(),
@@ -633,167 +516,124 @@ async fn batch_deduplicates_companies() {
     );
 }
 
-async fn batch_of(traits: Vec<Value>, reply: &str) -> Vec<Value> {
-    let mut t = harness().await;
-    mock_lookup(&mut t).await;
-    mock_members(&mut t, 200, reply).await;
-    t.test_batch_action(ACTION, batch(traits, base_mapping(json!("ADD"))))
-        .await
-        .unwrap();
-    multistatus(&t)
+/// The node of an event rejected before sending.
+fn invalid(message: &str) -> Value {
+    json!({"status": 400, "errortype": "PAYLOAD_VALIDATION_FAILED", "errormessage": message,
+           "errorreporter": "INTEGRATIONS"})
 }
 
-/// 7.3 #27: per-element success and failure.
-#[tokio::test]
-async fn batch_reports_each_element() {
-    let ms = batch_of(
-        vec![
-            json!({"company_domain": "microsoft.com"}),
-            json!({"company_domain": "invalid"}),
-        ],
-        r#"{"elements":[{"status":201},{"status":400,"error":{"message":"Invalid company"}}]}"#,
-    )
-    .await;
-    assert_eq!(
-        ms[0],
-        json!({"status": 201, "sent": {"action": "ADD", "companyWebsiteDomain": "microsoft.com"},
-               "body": {"status": 201}})
-    );
-    assert_eq!(ms[1]["status"], 400);
-    assert_eq!(ms[1]["errormessage"], "Invalid company");
-    assert_eq!(
-        ms[1]["sent"],
-        json!({"action": "ADD", "companyWebsiteDomain": "invalid"})
-    );
-    assert_eq!(
-        ms[1]["body"],
-        json!({"status": 400, "error": {"message": "Invalid company"}})
-    );
+/// The node of a company LinkedIn did not accept.
+fn rejected(domain: &str, message: &str, body: Value) -> Value {
+    json!({"status": 400, "errortype": "BAD_REQUEST", "errormessage": message,
+           "sent": {"action": "ADD", "companyWebsiteDomain": domain}, "body": body,
+           "errorreporter": "DESTINATION"})
 }
 
-/// 7.3 #28: an invalid event does not stop the valid one.
+/// 7.3 #27–#29, #32: each event of a batch gets its own node: per-element success and failure
+/// (#27); an invalid event does not stop the valid one (#28); LinkedIn answers fewer results
+/// than companies (#29); an invalid action fails only its event (#32).
 #[tokio::test]
-async fn batch_keeps_valid_events_next_to_invalid_ones() {
-    let ms = batch_of(
-        vec![json!({}), json!({"company_domain": "microsoft.com"})],
-        r#"{"elements":[{"status":201}]}"#,
-    )
-    .await;
-    assert_eq!(ms[0]["status"], 400);
-    assert!(
-        ms[0]["errormessage"]
-            .as_str()
-            .unwrap()
-            .contains("At least one of 'Company Domain'")
-    );
-    assert_eq!(ms[1]["status"], 201);
-}
-
-/// 7.3 #29: LinkedIn answers fewer results than companies.
-#[tokio::test]
-async fn batch_reports_missing_results() {
-    let ms = batch_of(
-        vec![
-            json!({"company_domain": "microsoft.com"}),
-            json!({"company_domain": "apple.com"}),
-        ],
-        r#"{"elements":[{"status":201}]}"#,
-    )
-    .await;
-    assert_eq!(ms[0]["status"], 201);
-    assert_eq!(ms[1]["status"], 400);
-    assert!(
-        ms[1]["errormessage"]
-            .as_str()
-            .unwrap()
-            .contains("did not return a result")
-    );
-}
-
-/// 7.3 #30: a failing segment creation fails the batch.
-#[tokio::test]
-async fn batch_fails_when_the_segment_cannot_be_created() {
-    let mut t = harness().await;
-    mock_lookup_with(&mut t, LOOKUP, json!([])).await;
-    t.mock("POST", "/rest/dmpSegments")
-        .with_status(400)
-        .create_async()
-        .await;
-    let e = t
-        .test_batch_action(
-            ACTION,
-            batch(
-                vec![json!({"company_domain": "microsoft.com"})],
-                base_mapping(json!("ADD")),
-            ),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.status(), Some(400));
-}
-
-/// 7.3 #31: a failing lookup fails the batch as retryable.
-#[tokio::test]
-async fn batch_fails_retryably_when_the_lookup_fails() {
-    let mut t = harness().await;
-    t.mock("GET", LOOKUP).with_status(500).create_async().await;
-    let e = t
-        .test_batch_action(
-            ACTION,
-            batch(
-                vec![json!({"company_domain": "microsoft.com"})],
-                base_mapping(json!("ADD")),
-            ),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Some("RETRYABLE_ERROR"));
-}
-
-/// 7.3 #32: an invalid action fails only its event.
-#[tokio::test]
-async fn batch_rejects_an_invalid_action_per_event() {
-    let mut t = harness().await;
-    mock_lookup(&mut t).await;
-    mock_members(&mut t, 200, r#"{"elements":[{"status":201}]}"#).await;
-    t.test_batch_action(
-        ACTION,
-        batch(
+async fn batch_events_get_their_own_results() {
+    let microsoft_ok = json!({"status": 201,
+        "sent": {"action": "ADD", "companyWebsiteDomain": "microsoft.com"}, "body": {"status": 201}});
+    let invalid_company = json!({"status": 400, "error": {"message": "Invalid company"}});
+    let by_action = base_mapping(json!({"@path": "$.traits.action"}));
+    let cases = [
+        (
+            "#27",
+            vec![microsoft(), json!({"company_domain": "invalid"})],
+            add_mapping(),
+            r#"{"elements":[{"status":201},{"status":400,"error":{"message":"Invalid company"}}]}"#,
+            [
+                microsoft_ok.clone(),
+                rejected("invalid", "Invalid company", invalid_company),
+            ],
+        ),
+        (
+            "#28",
+            vec![json!({}), microsoft()],
+            add_mapping(),
+            ONE_CREATED,
+            [invalid(NO_IDENTIFIER), microsoft_ok.clone()],
+        ),
+        (
+            "#29",
+            vec![microsoft(), json!({"company_domain": "apple.com"})],
+            add_mapping(),
+            ONE_CREATED,
+            [
+                microsoft_ok.clone(),
+                rejected(
+                    "apple.com",
+                    "LinkedIn did not return a result for this company.",
+                    json!({}),
+                ),
+            ],
+        ),
+        (
+            "#32",
             vec![
                 json!({"company_domain": "microsoft.com", "action": "nope"}),
                 json!({"company_domain": "microsoft.com", "action": "ADD"}),
             ],
-            base_mapping(json!({"@path": "$.traits.action"})),
+            by_action,
+            ONE_CREATED,
+            [
+                invalid("Company Segment Action must be one of: \"ADD\" or \"REMOVE\"."),
+                microsoft_ok,
+            ],
         ),
-    )
-    .await
-    .unwrap();
-    let ms = multistatus(&t);
-    assert_eq!(ms[0]["status"], 400);
-    assert!(
-        ms[0]["errormessage"]
-            .as_str()
-            .unwrap()
-            .contains("Company Segment Action must be one of")
-    );
-    assert_eq!(ms[1]["status"], 201);
+    ];
+    for (case, traits, mapping, reply, expected) in cases {
+        let mut t = existing_segment(200, reply).await;
+        t.test_batch_action(ACTION, batch(traits, mapping))
+            .await
+            .unwrap();
+        assert_eq!(multistatus_json(&t), expected, "{case}");
+    }
 }
 
-/// 7.3 #33: a blank audience key fails the batch before any request.
+/// 7.3 #30, #31, #33: what fails the segment of a single-segment batch fails the batch: a
+/// failing segment creation (#30), a failing lookup, as retryable (#31), a blank audience key,
+/// before any request (#33).
 #[tokio::test]
-async fn batch_rejects_a_blank_audience_key() {
+async fn batch_fails_when_its_segment_cannot_be_resolved() {
+    let mut blank_key = add_mapping();
+    blank_key["computation_key"] = json!("   ");
+    let cases = [
+        (
+            "#30",
+            Some(400),
+            add_mapping(),
+            (ErrorClass::Api, Some("400"), Some(400), FAILED_400),
+        ),
+        (
+            "#31",
+            None,
+            add_mapping(),
+            (
+                ErrorClass::Retryable,
+                Some("RETRYABLE_ERROR"),
+                Some(500),
+                TRANSIENT,
+            ),
+        ),
+    ];
+    for (case, create_status, mapping, expected) in cases {
+        let mut t = unresolvable_segment(create_status).await;
+        let e = t
+            .test_batch_action(ACTION, batch(vec![microsoft()], mapping))
+            .await
+            .unwrap_err();
+        assert_eq!(error_summary(&e), expected, "{case}");
+    }
     let mut t = harness().await;
-    let mut mapping = base_mapping(json!("ADD"));
-    mapping["computation_key"] = json!("   ");
     let e = t
-        .test_batch_action(
-            ACTION,
-            batch(vec![json!({"company_domain": "microsoft.com"})], mapping),
-        )
+        .test_batch_action(ACTION, batch(vec![microsoft()], blank_key))
         .await
         .unwrap_err();
     assert!(
         e.message().contains("`Audience Key` field is required"),
-        "{e:?}"
+        "#33: {e:?}"
     );
 }

@@ -1,5 +1,7 @@
-//! Every request the destination makes, built once here: URLs with their Rest.li encodings,
-//! bodies with the reference's key order, and the reference's handling of each answer.
+//! Every request the destination makes on the wire, and nothing else: URLs with their Rest.li
+//! encodings, bodies with the reference's key order, and the parsing of LinkedIn's answers
+//! ([`elements`]). What the answers mean — hook results, dynamic-field choices, per-event
+//! results — is decided by the action (`crate::actions::stream_conversion`).
 //!
 //! [`ConversionsApi`] wraps a [`RequestClient`]; the destination's client adds the
 //! authorization, `LinkedIn-Version` and `X-Restli-Protocol-Version` headers and the
@@ -17,13 +19,10 @@
 
 use std::fmt::Write as _;
 
-use actions_core::action::object_without_nones;
 use actions_core::prelude::*;
 use linkedin_common::API_BASE;
 use serde::Serialize;
 use serde_json::Map;
-
-use crate::actions::stream_conversion::OnMappingSaveInputs;
 
 /// The URN prefix of a conversion rule.
 pub const CONVERSION_URN: &str = "urn:lla:llaPartnerConversion:";
@@ -31,13 +30,6 @@ pub const CONVERSION_URN: &str = "urn:lla:llaPartnerConversion:";
 pub const ACCOUNT_URN: &str = "urn:li:sponsoredAccount:";
 /// The URN prefix of a campaign.
 pub const CAMPAIGN_URN: &str = "urn:li:sponsoredCampaign:";
-/// Default post-click attribution window (days).
-pub const DEFAULT_POST_CLICK_WINDOW: u64 = 30;
-/// Default view-through attribution window (days).
-pub const DEFAULT_VIEW_THROUGH_WINDOW: u64 = 7;
-/// At most this many bytes of the batch response are copied into the per-event results; beyond
-/// it each event gets its own element of LinkedIn's answer (see the README, deviation 6).
-pub const BATCH_BODY_COPY_BUDGET: usize = 4 * 1024 * 1024;
 
 /// JavaScript's `encodeURIComponent`: everything but `A–Z a–z 0–9 - _ . ! ~ * ' ( )` is
 /// percent-encoded (UTF-8, upper-case hex).
@@ -70,108 +62,28 @@ pub fn campaign_conversion_key(campaign_id: &str, rule_id: &str) -> String {
     )
 }
 
-/// JavaScript truthiness of a JSON value (`null`, `false`, `0`, `NaN`, `""` are falsy).
-pub(crate) fn truthy(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(Value::Array(_) | Value::Object(_)) => true,
-    }
+/// The bare id of an ad account given as a URN (`urn:li:sponsoredAccount:123` → `123`) or as
+/// an id (returned as is).
+///
+/// ```
+/// use linkedin_conversions::api::account_id;
+/// assert_eq!(account_id("urn:li:sponsoredAccount:123"), "123");
+/// assert_eq!(account_id("123"), "123");
+/// assert_eq!(account_id("urn:li:sponsoredAccount:"), "");
+/// ```
+pub fn account_id(account: &str) -> &str {
+    account.rsplit(':').next().unwrap_or(account)
 }
 
-/// `a || b` on JSON values.
-fn or(a: Option<&Value>, b: impl FnOnce() -> Value) -> Value {
-    match a {
-        Some(v) if truthy(Some(v)) => v.clone(),
-        _ => b(),
-    }
-}
-
-/// The text JavaScript's template literals give a scalar (`"x"`, `123`, `true`); `None` for
-/// `null`, arrays and objects.
-pub(crate) fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// JavaScript's `!==` between two JSON values (numbers compare by value).
-fn differs(a: &Value, b: Option<&Value>) -> bool {
-    match (a, b) {
-        (Value::Number(x), Some(Value::Number(y))) => x.as_f64() != y.as_f64(),
-        (a, Some(b)) => a != b,
-        (_, None) => true,
-    }
-}
-
-/// A hook failure without saved data.
-pub(crate) fn hook_error(message: impl Into<String>, code: &str) -> HookResult {
-    HookResult {
-        success_message: None,
-        saved_data: None,
-        error: Some(HookError {
-            message: message.into(),
-            code: code.to_string(),
-        }),
-    }
-}
-
-/// A dynamic-field failure.
-fn field_error(message: impl Into<String>, code: impl Into<String>) -> DynamicFieldResponse {
-    DynamicFieldResponse {
-        choices: Vec::new(),
-        next_page: None,
-        error: Some(DynamicFieldError {
-            message: message.into(),
-            code: code.into(),
-        }),
-    }
-}
-
-/// The reference's "no ad account selected" answer of the rule and campaign lists.
-fn account_not_selected() -> DynamicFieldResponse {
-    field_error(
-        "Please select Ad Account first to get list of Conversion Rules.",
-        "FIELD_NOT_SELECTED",
-    )
-}
-
-/// The reference's catch-all of the dynamic fields: LinkedIn's JSON `message` / `code` when the
-/// error carries such a response, else the fallbacks. Errors without a response (the
-/// token-propagation error, timeouts, connection failures) get the fallbacks.
-fn dynamic_error(e: &Error, fallback_message: &str, fallback_code: &str) -> DynamicFieldResponse {
-    let data = e.response().and_then(|r| r.data());
-    let message = data
-        .and_then(|d| d.get("message"))
-        .filter(|m| !m.is_null())
-        .map(|m| scalar_text(m).unwrap_or_else(|| m.to_string()))
-        .unwrap_or_else(|| fallback_message.to_string());
-    let code = data
-        .and_then(|d| d.get("code"))
-        .filter(|c| !c.is_null())
-        .map(|c| scalar_text(c).unwrap_or_else(|| c.to_string()))
-        .unwrap_or_else(|| fallback_code.to_string());
-    field_error(message, code)
-}
-
-/// The `elements` of a list response, or an error standing for the reference's `TypeError` on a
-/// response without them.
-fn elements(response: &Response) -> Result<&Vec<Value>, Error> {
+/// The `elements` of a list answer, or an error standing for the reference's `TypeError` on an
+/// answer without them.
+pub fn elements(response: &Response) -> Result<&[Value], Error> {
     response
         .data()
         .and_then(|d| d.get("elements"))
         .and_then(Value::as_array)
+        .map(Vec::as_slice)
         .ok_or_else(|| Error::plain("LinkedIn's answer has no elements list."))
-}
-
-/// A label for a dynamic choice.
-fn label_of(item: &Value) -> String {
-    item.get("name").and_then(scalar_text).unwrap_or_default()
 }
 
 /// The batch request body, serialised straight from the borrowed elements.
@@ -180,17 +92,18 @@ struct BatchBody<'a> {
     elements: &'a [Value],
 }
 
-/// The LinkedIn Conversions API, as the destination calls it.
+/// The LinkedIn Conversions API, as the destination calls it. Non-2xx answers are the client's
+/// HTTP errors (the reference's `HTTPError`).
 ///
 /// ```no_run
 /// use actions_core::request::{HttpClient, RequestClient, RequestOptions};
-/// use linkedin_conversions::api::ConversionsApi;
+/// use linkedin_conversions::api::{ConversionsApi, elements};
 /// # async fn demo() -> Result<(), actions_core::Error> {
 /// let client = RequestClient::new(HttpClient::new()?, RequestOptions::new());
-/// let rules = ConversionsApi::new(&client)
-///     .get_conversion_rules_list(Some("urn:li:sponsoredAccount:123"))
-///     .await;
-/// println!("{} rules", rules.choices.len());
+/// let answer = ConversionsApi::new(&client)
+///     .get_conversion_rules_list("urn:li:sponsoredAccount:123")
+///     .await?;
+/// println!("{} rules", elements(&answer)?.len());
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Copy, Debug)]
@@ -209,314 +122,60 @@ impl<'a> ConversionsApi<'a> {
         self.client.get(format!("{API_BASE}/me")).send().await
     }
 
-    /// `GET /rest/conversions/{rule}?account={ad account}`: an existing conversion rule, as the
-    /// hook's saved data (missing values get the reference's placeholders and defaults).
-    pub async fn get_conversion_rule(&self, ad_account: &str, rule_id: &str) -> HookResult {
-        let response = self
-            .client
+    /// `GET /rest/conversions/{rule}?account={ad account}`: an existing conversion rule.
+    pub async fn get_conversion_rule(
+        &self,
+        ad_account: &str,
+        rule_id: &str,
+    ) -> Result<Response, Error> {
+        self.client
             .get(format!("{API_BASE}/conversions/{rule_id}"))
             .search_params([("account", ad_account)])
             .send()
-            .await;
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => {
-                return hook_error(
-                    format!("Failed to verify conversion rule: {}", e.message()),
-                    "CONVERSION_RULE_VERIFICATION_FAILURE",
-                );
-            }
-        };
-        let data = response.data();
-        let get = |k: &str| data.and_then(|d| d.get(k));
-        let mut saved = Map::new();
-        saved.insert("id".into(), Value::String(rule_id.to_string()));
-        saved.insert(
-            "name".into(),
-            or(get("name"), || {
-                Value::String(format!("No name returned for rule: {rule_id}"))
-            }),
-        );
-        saved.insert(
-            "conversionType".into(),
-            or(get("type"), || {
-                Value::String(format!("No type returned for rule: {rule_id}"))
-            }),
-        );
-        saved.insert(
-            "attribution_type".into(),
-            or(get("attributionType"), || {
-                Value::String(format!("No attribution type returned for rule: {rule_id}"))
-            }),
-        );
-        saved.insert(
-            "post_click_attribution_window_size".into(),
-            or(get("postClickAttributionWindowSize"), || {
-                json!(DEFAULT_POST_CLICK_WINDOW)
-            }),
-        );
-        saved.insert(
-            "view_through_attribution_window_size".into(),
-            or(get("viewThroughAttributionWindowSize"), || {
-                json!(DEFAULT_VIEW_THROUGH_WINDOW)
-            }),
-        );
-        HookResult {
-            success_message: Some(format!("Using existing Conversion Rule: {rule_id} ")),
-            saved_data: Some(Value::Object(saved)),
-            error: None,
-        }
+            .await
     }
 
-    /// Creates a conversion rule (`POST /rest/conversions`), or verifies the existing rule the
-    /// inputs name.
-    pub async fn create_conversion_rule(&self, inputs: &OnMappingSaveInputs) -> HookResult {
-        const CODE: &str = "CONVERSION_RULE_CREATION_FAILURE";
-        let Some(ad_account) = inputs.ad_account_id.as_deref().filter(|a| !a.is_empty()) else {
-            return hook_error(
-                "Failed to create conversion rule: No Ad Account selected.",
-                CODE,
-            );
-        };
-        if let Some(rule_id) = inputs.existing_rule_id() {
-            return self.get_conversion_rule(ad_account, rule_id).await;
-        }
-        let body = object_without_nones([
-            ("name", inputs.name.clone().map(Value::String)),
-            ("account", Some(Value::String(ad_account.to_string()))),
-            ("conversionMethod", Some(json!("CONVERSIONS_API"))),
-            (
-                "postClickAttributionWindowSize",
-                Some(inputs.post_click_window()),
-            ),
-            (
-                "viewThroughAttributionWindowSize",
-                Some(inputs.view_through_window()),
-            ),
-            (
-                "attributionType",
-                inputs.attribution_type.clone().map(Value::String),
-            ),
-            ("type", inputs.conversion_type.clone().map(Value::String)),
-        ]);
-        let response = match self
-            .client
+    /// `POST /rest/conversions` with `body` (the new rule, keys in the order given).
+    pub async fn create_conversion_rule(&self, body: Value) -> Result<Response, Error> {
+        self.client
             .post(format!("{API_BASE}/conversions"))
             .json(body)
             .send()
             .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                return hook_error(
-                    format!("Failed to create conversion rule: {}", e.message()),
-                    CODE,
-                );
-            }
-        };
-        let data = response.data();
-        let get = |k: &str| data.and_then(|d| d.get(k)).filter(|v| !v.is_null());
-        // Without the created rule's id the reference would save `undefined` and later send it
-        // in URLs; report it instead.
-        let Some(id) = get("id").and_then(scalar_text) else {
-            return hook_error(
-                "Failed to create conversion rule: LinkedIn did not return the created rule.",
-                CODE,
-            );
-        };
-        let saved = object_without_nones([
-            ("id", get("id").cloned()),
-            ("name", get("name").cloned()),
-            ("conversionType", get("type").cloned()),
-            (
-                "attribution_type",
-                Some(or(get("attributionType"), || json!("UNKNOWN"))),
-            ),
-            (
-                "post_click_attribution_window_size",
-                get("postClickAttributionWindowSize").cloned(),
-            ),
-            (
-                "view_through_attribution_window_size",
-                get("viewThroughAttributionWindowSize").cloned(),
-            ),
-        ]);
-        HookResult {
-            success_message: Some(format!("Conversion rule {id} created successfully!")),
-            saved_data: Some(saved),
-            error: None,
-        }
     }
 
-    /// Updates the rule saved in `outputs` with what changed in the inputs (`PARTIAL_UPDATE`,
-    /// always sent, even when nothing changed — the reference's "no changes" branch is dead), or
-    /// verifies the existing rule the inputs name.
+    /// `POST /rest/conversions/{rule}?account={ad account}` with `X-RestLi-Method:
+    /// PARTIAL_UPDATE` and `{"patch": {"$set": changes}}`.
     pub async fn update_conversion_rule(
         &self,
-        inputs: &OnMappingSaveInputs,
-        outputs: Option<&Value>,
-    ) -> HookResult {
-        const CODE: &str = "CONVERSION_RULE_UPDATE_FAILURE";
-        let no_rule = || {
-            hook_error(
-                "Failed to update conversion rule: No existing rule to update.",
-                CODE,
-            )
-        };
-        let Some(outputs) = outputs.filter(|o| truthy(Some(o))) else {
-            return no_rule();
-        };
-        let Some(ad_account) = inputs.ad_account_id.as_deref().filter(|a| !a.is_empty()) else {
-            return hook_error(
-                "Failed to update conversion rule: No Ad Account selected.",
-                CODE,
-            );
-        };
-        if let Some(rule_id) = inputs.existing_rule_id() {
-            return self.get_conversion_rule(ad_account, rule_id).await;
-        }
-        // Saved outputs without an id would put the text `undefined` in the URL.
-        let Some(id) = outputs.get("id").and_then(scalar_text) else {
-            return no_rule();
-        };
-        let previous = |k: &str| outputs.get(k);
-        let mut changed = Map::new();
-        let mut change = |key: &str, input: Option<Value>, saved: &str| {
-            if let Some(v) = input.filter(|v| truthy(Some(v)) && differs(v, previous(saved))) {
-                changed.insert(key.to_string(), v);
-            }
-        };
-        change("name", inputs.name.clone().map(Value::String), "name");
-        change(
-            "type",
-            inputs.conversion_type.clone().map(Value::String),
-            "conversionType",
-        );
-        change(
-            "attributionType",
-            inputs.attribution_type.clone().map(Value::String),
-            "attribution_type",
-        );
-        change(
-            "postClickAttributionWindowSize",
-            inputs
-                .post_click_attribution_window_size
-                .clone()
-                .map(Value::Number),
-            "post_click_attribution_window_size",
-        );
-        change(
-            "viewThroughAttributionWindowSize",
-            inputs
-                .view_through_attribution_window_size
-                .clone()
-                .map(Value::Number),
-            "view_through_attribution_window_size",
-        );
-        let saved_of = |changed: &Map<String, Value>| {
-            let pick = |new: &str, old: &str| -> Option<Value> {
-                match changed.get(new) {
-                    Some(v) if truthy(Some(v)) => Some(v.clone()),
-                    _ => previous(old).cloned(),
-                }
-            };
-            object_without_nones([
-                ("id", previous("id").cloned()),
-                ("name", pick("name", "name")),
-                ("conversionType", pick("type", "conversionType")),
-                (
-                    "attribution_type",
-                    pick("attributionType", "attribution_type"),
-                ),
-                (
-                    "post_click_attribution_window_size",
-                    pick(
-                        "postClickAttributionWindowSize",
-                        "post_click_attribution_window_size",
-                    ),
-                ),
-                (
-                    "view_through_attribution_window_size",
-                    pick(
-                        "viewThroughAttributionWindowSize",
-                        "view_through_attribution_window_size",
-                    ),
-                ),
-            ])
-        };
-        let saved = saved_of(&changed);
-        let result = self
-            .client
-            .post(format!("{API_BASE}/conversions/{id}"))
+        ad_account: &str,
+        rule_id: &str,
+        changes: Map<String, Value>,
+    ) -> Result<Response, Error> {
+        self.client
+            .post(format!("{API_BASE}/conversions/{rule_id}"))
             .search_params([("account", ad_account)])
             .header("X-RestLi-Method", "PARTIAL_UPDATE")
             .header("Content-Type", "application/json")
-            .json(json!({"patch": {"$set": Value::Object(changed)}}))
+            .json(json!({"patch": {"$set": Value::Object(changes)}}))
             .send()
-            .await;
-        match result {
-            Ok(_) => HookResult {
-                success_message: Some(format!("Conversion rule {id} updated successfully!")),
-                saved_data: Some(saved),
-                error: None,
-            },
-            Err(e) => HookResult {
-                success_message: None,
-                saved_data: Some(saved_of(&Map::new())),
-                error: Some(HookError {
-                    message: format!("Failed to update conversion rule: {}", e.message()),
-                    code: CODE.to_string(),
-                }),
-            },
-        }
+            .await
     }
 
-    /// The ad accounts the token can see (`GET /rest/adAccounts?q=search`), as choices valued
-    /// with the account URN. Errors become the reference's error answer.
-    pub async fn get_ad_accounts(&self) -> DynamicFieldResponse {
-        let result = self
-            .client
+    /// `GET /rest/adAccounts?q=search`: the ad accounts the token can see (read them with
+    /// [`elements`]).
+    pub async fn get_ad_accounts(&self) -> Result<Response, Error> {
+        self.client
             .get(format!("{API_BASE}/adAccounts"))
             .search_params([("q", "search")])
             .send()
-            .await;
-        let answer = result.and_then(|response| {
-            Ok(elements(&response)?
-                .iter()
-                .map(|item| DynamicChoice {
-                    label: label_of(item),
-                    value: Value::String(format!(
-                        "{ACCOUNT_URN}{}",
-                        item.get("id").and_then(scalar_text).unwrap_or_default()
-                    )),
-                    description: None,
-                })
-                .collect::<Vec<_>>())
-        });
-        match answer {
-            Ok(choices) => DynamicFieldResponse {
-                choices,
-                ..DynamicFieldResponse::default()
-            },
-            Err(e) => dynamic_error(
-                &e,
-                "An error occurred while fetching ad accounts.",
-                "FETCH_AD_ACCOUNTS_ERROR",
-            ),
-        }
+            .await
     }
 
-    /// The enabled Conversions-API rules of an ad account (`GET /rest/conversions?q=account…`),
-    /// valued with their ids as LinkedIn returns them.
-    pub async fn get_conversion_rules_list(
-        &self,
-        ad_account: Option<&str>,
-    ) -> DynamicFieldResponse {
-        let Some(ad_account) = ad_account.filter(|a| !a.is_empty()) else {
-            return account_not_selected();
-        };
-        let result = self
-            .client
+    /// `GET /rest/conversions?q=account&account=…&start=0&count=100`: the conversion rules of an
+    /// ad account (read them with [`elements`]).
+    pub async fn get_conversion_rules_list(&self, ad_account: &str) -> Result<Response, Error> {
+        self.client
             .get(format!("{API_BASE}/conversions"))
             .search_params([
                 ("q", "account"),
@@ -525,71 +184,18 @@ impl<'a> ConversionsApi<'a> {
                 ("count", "100"),
             ])
             .send()
-            .await;
-        let answer = result.and_then(|response| {
-            Ok(elements(&response)?
-                .iter()
-                .filter(|item| {
-                    item.get("enabled") == Some(&Value::Bool(true))
-                        && item.get("conversionMethod").and_then(Value::as_str)
-                            == Some("CONVERSIONS_API")
-                })
-                .map(|item| DynamicChoice {
-                    label: label_of(item),
-                    value: item.get("id").cloned().unwrap_or(Value::Null),
-                    description: None,
-                })
-                .collect::<Vec<_>>())
-        });
-        match answer {
-            Ok(choices) => DynamicFieldResponse {
-                choices,
-                ..DynamicFieldResponse::default()
-            },
-            Err(e) => dynamic_error(
-                &e,
-                "An error occurred while fetching conversion rules.",
-                "FETCH_CONVERSIONS_ERROR",
-            ),
-        }
+            .await
     }
 
-    /// The active and draft campaigns of an ad account (given as URN or bare id).
-    pub async fn get_campaigns_list(&self, ad_account: Option<&str>) -> DynamicFieldResponse {
-        let id = ad_account
-            .and_then(|a| a.rsplit(':').next())
-            .filter(|id| !id.is_empty());
-        let Some(id) = id else {
-            return account_not_selected();
-        };
-        let result = self
-            .client
+    /// `GET /rest/adAccounts/{id}/adCampaigns?q=search&search=(status:(values:List(ACTIVE,DRAFT)))`:
+    /// the active and draft campaigns of an ad account, given by its bare id (see [`account_id`]).
+    pub async fn get_campaigns_list(&self, ad_account_id: &str) -> Result<Response, Error> {
+        self.client
             .get(format!(
-                "{API_BASE}/adAccounts/{id}/adCampaigns?q=search&search=(status:(values:List(ACTIVE,DRAFT)))"
+                "{API_BASE}/adAccounts/{ad_account_id}/adCampaigns?q=search&search=(status:(values:List(ACTIVE,DRAFT)))"
             ))
             .send()
-            .await;
-        let answer = result.and_then(|response| {
-            Ok(elements(&response)?
-                .iter()
-                .map(|item| DynamicChoice {
-                    label: label_of(item),
-                    value: item.get("id").cloned().unwrap_or(Value::Null),
-                    description: None,
-                })
-                .collect::<Vec<_>>())
-        });
-        match answer {
-            Ok(choices) => DynamicFieldResponse {
-                choices,
-                ..DynamicFieldResponse::default()
-            },
-            Err(e) => dynamic_error(
-                &e,
-                "An error occurred while fetching conversion rules.",
-                "FETCH_CONVERSIONS_ERROR",
-            ),
-        }
+            .await
     }
 
     /// Sends one conversion event (`POST /rest/conversionEvents`). A non-2xx answer is the raw
@@ -695,26 +301,5 @@ mod tests {
         assert_eq!(encode_uri_component("a b/c?d&e=f"), "a%20b%2Fc%3Fd%26e%3Df");
         assert_eq!(encode_uri_component("!~*'()-_."), "!~*'()-_.");
         assert_eq!(encode_uri_component("é"), "%C3%A9");
-    }
-
-    #[test]
-    fn truthiness_and_strict_equality() {
-        assert!(!truthy(None));
-        assert!(!truthy(Some(&json!(0))));
-        assert!(!truthy(Some(&json!(""))));
-        assert!(!truthy(Some(&json!(null))));
-        assert!(truthy(Some(&json!({}))));
-        assert!(truthy(Some(&json!("0"))));
-        assert!(!differs(&json!(30), Some(&json!(30.0))));
-        assert!(differs(&json!(30), Some(&json!("30"))));
-        assert!(differs(&json!("a"), None));
-    }
-
-    #[test]
-    fn scalar_text_is_the_template_literal_text() {
-        assert_eq!(scalar_text(&json!(789123)).as_deref(), Some("789123"));
-        assert_eq!(scalar_text(&json!("r1")).as_deref(), Some("r1"));
-        assert_eq!(scalar_text(&json!(null)), None);
-        assert_eq!(scalar_text(&json!({"a": 1})), None);
     }
 }

@@ -11,8 +11,8 @@
 //!   later).
 //! * [`actions::stream_conversion`] — the `streamConversion` action, its `onMappingSave` hook and
 //!   dynamic fields.
-//! * [`api`] — every request on the wire; [`timestamp`] — the conversion-time rules;
-//!   [`settings`] — the settings.
+//! * [`api`] — every request on the wire and nothing else; [`timestamp`] — the conversion-time
+//!   rules; [`settings`] — the settings.
 //!
 //! ```
 //! use actions_core::prelude::*;
@@ -44,45 +44,33 @@ pub mod api;
 pub mod settings;
 pub mod timestamp;
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use actions_core::prelude::*;
-use actions_core::request::AfterResponseHook;
-use linkedin_common::{TOKEN_URL, token_propagation_hook};
+use linkedin_common::{ApiVersions, FORM_CONTENT_TYPE, RESTLI_PROTOCOL_VERSION, RefreshRequest};
 
 pub use actions::stream_conversion::{StreamConversion, StreamConversionPayload};
 pub use settings::Settings;
 
-use crate::api::{ConversionsApi, scalar_text};
+use crate::api::ConversionsApi;
 use crate::settings::{CLIENT_ID_ENV, CLIENT_SECRET_ENV};
 
 /// The destination's name.
 pub const NAME: &str = "LinkedIn Conversions API";
 /// The destination's slug.
 pub const SLUG: &str = "actions-linkedin-conversions";
-/// The LinkedIn API version sent by default.
-pub const API_VERSION: &str = "202603";
-/// The LinkedIn API version sent when [`CANARY_FEATURE`] is on (the same version today).
-pub const CANARY_API_VERSION: &str = "202603";
-/// The feature flag that selects [`CANARY_API_VERSION`].
-pub const CANARY_FEATURE: &str = "linkedin-conversions-canary-version";
-
-/// The shared token-propagation hook, built once.
-static TOKEN_PROPAGATION: LazyLock<AfterResponseHook> = LazyLock::new(token_propagation_hook);
-
-/// The `LinkedIn-Version` for these feature flags.
+/// The LinkedIn API versions: `202603` by default and when the feature flag
+/// `linkedin-conversions-canary-version` is on (the same version today).
 ///
 /// ```
 /// use actions_core::context::Features;
-/// assert_eq!(linkedin_conversions::api_version(&Features::new()), "202603");
+/// assert_eq!(linkedin_conversions::API_VERSIONS.select(&Features::new()), "202603");
 /// ```
-pub fn api_version(features: &Features) -> &'static str {
-    if features.enabled(CANARY_FEATURE) {
-        CANARY_API_VERSION
-    } else {
-        API_VERSION
-    }
-}
+pub const API_VERSIONS: ApiVersions = ApiVersions {
+    stable: "202603",
+    canary: "202603",
+    canary_feature: "linkedin-conversions-canary-version",
+};
 
 /// The LinkedIn Conversions API destination. See the crate docs.
 ///
@@ -147,14 +135,8 @@ impl Destination for LinkedInConversions {
     /// `LinkedIn-Version`, `X-Restli-Protocol-Version: 2.0.0`, and the token-propagation hook, on
     /// every request (actions, hooks, dynamic fields, test authentication, token refresh).
     fn extend_request(&self, ctx: &RequestContext<'_, Settings>) -> RequestOptions {
-        let mut options = RequestOptions::new();
-        if let Some(token) = ctx.auth.access_token() {
-            options = options.header("authorization", format!("Bearer {token}"));
-        }
-        options
-            .header("LinkedIn-Version", api_version(ctx.features))
-            .header("X-Restli-Protocol-Version", "2.0.0")
-            .after_response(TOKEN_PROPAGATION.clone())
+        linkedin_common::request_options(ctx.auth, ctx.features, &API_VERSIONS)
+            .header("X-Restli-Protocol-Version", RESTLI_PROTOCOL_VERSION)
     }
 
     async fn test_authentication(
@@ -162,11 +144,10 @@ impl Destination for LinkedInConversions {
         client: &RequestClient,
         ctx: AuthContext<'_, Settings>,
     ) -> Result<(), Error> {
-        if ctx.auth.access_token().is_none() {
-            return Err(Error::invalid_authentication(
-                "Please authenticate via Oauth before enabling the destination.",
-            ));
-        }
+        linkedin_common::require_access_token(
+            ctx.auth,
+            "Please authenticate via Oauth before enabling the destination.",
+        )?;
         match ConversionsApi::new(client).get_profile().await {
             Ok(_) => Ok(()),
             Err(e) if e.message() == "Unauthorized" => Err(Error::plain(
@@ -181,78 +162,22 @@ impl Destination for LinkedInConversions {
         client: &RequestClient,
         ctx: AuthContext<'_, Settings>,
     ) -> Result<Option<RefreshedTokens>, Error> {
+        // The reference checks the app's credentials first, then the refresh token.
         let env = ctx.services.env.as_ref();
-        let failed = |message: &str, status: u16| {
-            Error::integration(message, codes::OAUTH_REFRESH_FAILED, status)
+        let client_id = credential(ctx.settings.client_id.as_ref(), env, CLIENT_ID_ENV);
+        let client_secret = credential(ctx.settings.client_secret.as_ref(), env, CLIENT_SECRET_ENV);
+        let (client_id, client_secret) = linkedin_common::require_client_credentials(
+            client_id.as_ref().map(Secret::expose),
+            client_secret.as_ref(),
+        )?;
+        let request = RefreshRequest {
+            refresh_token: linkedin_common::require_refresh_token(ctx.auth)?,
+            client_id,
+            client_secret,
+            content_type: Some(FORM_CONTENT_TYPE),
         };
-        let client_id = credential(ctx.settings.client_id.as_ref(), env, CLIENT_ID_ENV)
-            .ok_or_else(|| failed("Missing client ID", 500))?;
-        let client_secret = credential(ctx.settings.client_secret.as_ref(), env, CLIENT_SECRET_ENV)
-            .ok_or_else(|| failed("Missing client secret", 500))?;
-        let refresh_token = ctx.auth.refresh_token.as_ref().ok_or_else(|| {
-            failed(
-                "Missing refresh token. Please re-authenticate to fetch a new refresh token.",
-                401,
-            )
-        })?;
-        let result = client
-            .post(TOKEN_URL)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .form([
-                ("refresh_token", refresh_token.expose()),
-                ("client_id", client_id.expose()),
-                ("client_secret", client_secret.expose()),
-                ("grant_type", "refresh_token"),
-            ])
-            .send()
-            .await;
-        let response = match result {
-            Ok(r) => r,
-            Err(e) => {
-                let reason = e
-                    .response()
-                    .and_then(Response::data)
-                    .and_then(|d| d.get("error"))
-                    .and_then(scalar_text);
-                return Err(match reason.as_deref() {
-                    Some("invalid_grant") => Error::integration(
-                        "Invalid Authentication: Your refresh token is invalid or expired. Please re-authenticate to fetch a new refresh token.",
-                        codes::REFRESH_TOKEN_EXPIRED,
-                        401,
-                    ),
-                    Some(reason) => failed(
-                        &format!("Failed to fetch a new access token. Reason: {reason}"),
-                        401,
-                    ),
-                    None => failed(
-                        &format!(
-                            "Failed to fetch a new access token. Reason: {}",
-                            e.message()
-                        ),
-                        401,
-                    ),
-                });
-            }
-        };
-        let token = response
-            .data()
-            .and_then(|d| d.get("access_token"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| {
-                response.json().ok().and_then(|d| {
-                    d.get("access_token")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                failed(
-                    "Failed to fetch a new access token. Reason: the answer has no access_token",
-                    401,
-                )
-            })?;
-        Ok(Some(RefreshedTokens::access(token)))
+        linkedin_common::refresh_access_token(client, request)
+            .await
+            .map(Some)
     }
 }

@@ -51,46 +51,37 @@ async fn test_authentication_succeeds_with_a_valid_token() {
     me.assert_async().await;
 }
 
-/// Reference 7.4 #2.
+/// Reference 7.4 #2 (no `oauth`: no request), #3 (`/me` answers 401), and other HTTP errors,
+/// which surface with their status.
 #[tokio::test]
-async fn test_authentication_without_oauth_asks_to_authenticate() {
-    let mut t = harness().await;
-    let err = t.test_authentication(&json!({})).await.unwrap_err();
-    assert_eq!(
-        err.message(),
-        "Credentials are invalid:  Please authenticate via Oauth before enabling the destination."
-    );
-}
-
-/// Reference 7.4 #3.
-#[tokio::test]
-async fn test_authentication_with_an_invalid_token_asks_to_reauthenticate() {
-    let mut t = harness().await;
-    let me = t
-        .mock("GET", "/rest/me")
-        .with_status(401)
-        .create_async()
-        .await;
-    let err = t.test_authentication(&valid_settings()).await.unwrap_err();
-    me.assert_async().await;
-    assert_eq!(
-        err.message(),
-        "Credentials are invalid:  Invalid LinkedIn Oauth access token. Please reauthenticate to retrieve a valid access token before enabling the destination."
-    );
-}
-
-#[tokio::test]
-async fn test_authentication_surfaces_other_http_errors_with_their_status() {
-    let mut t = harness().await;
-    t.mock("GET", "/rest/me")
-        .with_status(500)
-        .create_async()
-        .await;
-    let err = t.test_authentication(&valid_settings()).await.unwrap_err();
-    assert_eq!(
-        err.message(),
-        "Credentials are invalid: 500 Internal Server Error"
-    );
+async fn test_authentication_failures_name_the_reason() {
+    #[rustfmt::skip]
+    let cases = [
+        ("#2", None, json!({}), " Please authenticate via Oauth before enabling the destination."),
+        ("#3", Some(401), valid_settings(), " Invalid LinkedIn Oauth access token. Please reauthenticate to retrieve a valid access token before enabling the destination."),
+        ("500", Some(500), valid_settings(), "500 Internal Server Error"),
+    ];
+    for (case, me_status, settings, reason) in cases {
+        let mut t = harness().await;
+        let me = match me_status {
+            Some(status) => Some(
+                t.mock("GET", "/rest/me")
+                    .with_status(status)
+                    .create_async()
+                    .await,
+            ),
+            None => None,
+        };
+        let err = t.test_authentication(&settings).await.unwrap_err();
+        if let Some(me) = me {
+            me.assert_async().await;
+        }
+        assert_eq!(
+            err.message(),
+            format!("Credentials are invalid: {reason}"),
+            "{case}"
+        );
+    }
 }
 
 /// Reference 7.4 #4.
@@ -120,148 +111,111 @@ async fn refresh_access_token_uses_the_environment_credentials() {
     assert_eq!(tokens, RefreshedTokens::access("new_token"));
 }
 
-/// Reference 7.4 #5.
+/// Reference 7.4 #5–#7: a missing client id (#5) or secret (#6) in the environment, or a
+/// missing refresh token (#7), fails without a request.
 #[tokio::test]
-async fn refresh_access_token_without_a_client_id_fails() {
-    let mut t = harness_with(config(NOW, &ENV[1..])).await;
-    let err = t
-        .refresh_access_token(&refresh_settings("refresh_token"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.message(), "Missing client ID");
-    assert_eq!(err.code(), Some("OAUTH_REFRESH_FAILED"));
-    assert_eq!(err.status(), Some(500));
+async fn refresh_without_a_credential_fails() {
+    #[rustfmt::skip]
+    let cases = [
+        ("#5", &ENV[1..], "refresh_token", "Missing client ID", 500),
+        ("#6", &ENV[..1], "refresh_token", "Missing client secret", 500),
+        ("#7", &ENV[..], "", "Missing refresh token. Please re-authenticate to fetch a new refresh token.", 401),
+    ];
+    for (case, env, refresh_token, message, status) in cases {
+        let mut t = harness_with(config(NOW, env)).await;
+        let err = t
+            .refresh_access_token(&refresh_settings(refresh_token))
+            .await
+            .unwrap_err();
+        assert_eq!(err.message(), message, "{case}");
+        assert_eq!(err.code(), Some("OAUTH_REFRESH_FAILED"), "{case}");
+        assert_eq!(err.status(), Some(status), "{case}");
+    }
 }
 
-/// Reference 7.4 #6.
+/// Client credentials in the settings take precedence over the environment; empty ones fall
+/// back to it.
 #[tokio::test]
-async fn refresh_access_token_without_a_client_secret_fails() {
-    let mut t = harness_with(config(NOW, &ENV[..1])).await;
-    let err = t
-        .refresh_access_token(&refresh_settings("refresh_token"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.message(), "Missing client secret");
-    assert_eq!(err.code(), Some("OAUTH_REFRESH_FAILED"));
+async fn settings_credentials_take_precedence_over_the_environment() {
+    let cases = [
+        (
+            "settings_id",
+            "settings_secret",
+            "client_id=settings_id&client_secret=settings_secret",
+        ),
+        ("", "", "client_id=client_id&client_secret=client_secret"),
+    ];
+    for (client_id, client_secret, form) in cases {
+        let mut t = harness_with(config(NOW, &ENV)).await;
+        let token = t
+            .mock("POST", "/oauth/v2/accessToken")
+            .match_body(
+                format!("refresh_token=refresh_token&{form}&grant_type=refresh_token").as_str(),
+            )
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(TOKEN_ANSWER)
+            .create_async()
+            .await;
+        let mut settings = refresh_settings("refresh_token");
+        settings["client_id"] = json!(client_id);
+        settings["client_secret"] = json!(client_secret);
+        let tokens = t.refresh_access_token(&settings).await.expect("refreshed");
+        token.assert_async().await;
+        assert_eq!(tokens.access_token.expose(), "new_token", "{form}");
+    }
 }
 
-/// Reference 7.4 #7.
+/// A failed refresh: a revoked refresh token (`invalid_grant`) is `REFRESH_TOKEN_EXPIRED`;
+/// other failures name LinkedIn's reason (a non-JSON answer has no OAuth error code: the status
+/// text is the reason), never the secret.
 #[tokio::test]
-async fn refresh_access_token_without_a_refresh_token_fails() {
-    let mut t = harness_with(config(NOW, &ENV)).await;
-    let err = t
-        .refresh_access_token(&refresh_settings(""))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.message(),
-        "Missing refresh token. Please re-authenticate to fetch a new refresh token."
-    );
-    assert_eq!(err.code(), Some("OAUTH_REFRESH_FAILED"));
-    assert_eq!(err.status(), Some(401));
-}
-
-#[tokio::test]
-async fn credentials_in_the_settings_take_precedence_over_the_environment() {
-    let mut t = harness_with(config(NOW, &ENV)).await;
-    let token = t
-        .mock("POST", "/oauth/v2/accessToken")
-        .match_body(
-            "refresh_token=refresh_token&client_id=settings_id&client_secret=settings_secret&grant_type=refresh_token",
+async fn refresh_failures_name_the_reason() {
+    let failed = |reason| {
+        let message = format!("Failed to fetch a new access token. Reason: {reason}");
+        (
+            ErrorClass::Integration,
+            Some("OAUTH_REFRESH_FAILED"),
+            Some(401),
+            message,
         )
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body(TOKEN_ANSWER)
-        .create_async()
-        .await;
-    let mut settings = refresh_settings("refresh_token");
-    settings["client_id"] = json!("settings_id");
-    settings["client_secret"] = json!("settings_secret");
-    let tokens = t.refresh_access_token(&settings).await.expect("refreshed");
-    token.assert_async().await;
-    assert_eq!(tokens.access_token.expose(), "new_token");
-}
-
-#[tokio::test]
-async fn empty_credential_settings_fall_back_to_the_environment() {
-    let mut t = harness_with(config(NOW, &ENV)).await;
-    let token = t
-        .mock("POST", "/oauth/v2/accessToken")
-        .match_body(Matcher::Regex(
-            "client_id=client_id&client_secret=client_secret".into(),
-        ))
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body(TOKEN_ANSWER)
-        .create_async()
-        .await;
-    let mut settings = refresh_settings("refresh_token");
-    settings["client_id"] = json!("");
-    settings["client_secret"] = json!("");
-    t.refresh_access_token(&settings).await.expect("refreshed");
-    token.assert_async().await;
-}
-
-#[tokio::test]
-async fn refresh_with_a_revoked_refresh_token_is_refresh_token_expired() {
-    let mut t = harness_with(config(NOW, &ENV)).await;
-    t.mock("POST", "/oauth/v2/accessToken")
-        .with_status(400)
-        .with_header("content-type", "application/json")
-        .with_body(r#"{"error":"invalid_grant","error_description":"The provided authorization grant or refresh token is invalid, expired or revoked"}"#)
-        .create_async()
-        .await;
-    let err = t
-        .refresh_access_token(&refresh_settings("refresh_token"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.class(), ErrorClass::Integration);
-    assert_eq!(
-        err.message(),
-        "Invalid Authentication: Your refresh token is invalid or expired. Please re-authenticate to fetch a new refresh token."
+    };
+    let expired = (
+        ErrorClass::Integration,
+        Some("REFRESH_TOKEN_EXPIRED"),
+        Some(401),
+        "Invalid Authentication: Your refresh token is invalid or expired. Please re-authenticate to fetch a new refresh token.".to_string(),
     );
-    assert_eq!(err.code(), Some("REFRESH_TOKEN_EXPIRED"));
-    assert_eq!(err.status(), Some(401));
-}
-
-#[tokio::test]
-async fn refresh_failures_name_linkedins_reason_and_never_the_secret() {
-    let mut t = harness_with(config(NOW, &ENV)).await;
-    t.mock("POST", "/oauth/v2/accessToken")
-        .with_status(401)
-        .with_header("content-type", "application/json")
-        .with_body(
-            r#"{"error":"invalid_client","error_description":"Client authentication failed"}"#,
-        )
-        .create_async()
-        .await;
-    let err = t
-        .refresh_access_token(&refresh_settings("refresh_token"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.message(),
-        "Failed to fetch a new access token. Reason: invalid_client"
-    );
-    assert_eq!(err.code(), Some("OAUTH_REFRESH_FAILED"));
-    let printed = format!("{err:?} {err}");
-    assert!(!printed.contains("client_secret") && !printed.contains("refresh_token"));
-
-    // A non-JSON answer has no OAuth error code: the status text is the reason.
-    let mut t = harness_with(config(NOW, &ENV)).await;
-    t.mock("POST", "/oauth/v2/accessToken")
-        .with_status(503)
-        .with_body("upstream unavailable")
-        .create_async()
-        .await;
-    let err = t
-        .refresh_access_token(&refresh_settings("refresh_token"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.message(),
-        "Failed to fetch a new access token. Reason: Service Unavailable"
-    );
+    #[rustfmt::skip]
+    let cases = [
+        (400, Some("application/json"), r#"{"error":"invalid_grant","error_description":"The provided authorization grant or refresh token is invalid, expired or revoked"}"#, expired),
+        (401, Some("application/json"), r#"{"error":"invalid_client","error_description":"Client authentication failed"}"#, failed("invalid_client")),
+        (503, None, "upstream unavailable", failed("Service Unavailable")),
+    ];
+    for (status, content_type, body, expected) in cases {
+        let mut t = harness_with(config(NOW, &ENV)).await;
+        let mut token = t
+            .mock("POST", "/oauth/v2/accessToken")
+            .with_status(status)
+            .with_body(body);
+        if let Some(content_type) = content_type {
+            token = token.with_header("content-type", content_type);
+        }
+        token.create_async().await;
+        let err = t
+            .refresh_access_token(&refresh_settings("refresh_token"))
+            .await
+            .unwrap_err();
+        let summary = (
+            err.class(),
+            err.code(),
+            err.status(),
+            err.message().to_string(),
+        );
+        assert_eq!(summary, expected);
+        let printed = format!("{err:?} {err}");
+        assert!(!printed.contains("client_secret") && !printed.contains("refresh_token"));
+    }
 }
 
 #[tokio::test]

@@ -6,8 +6,10 @@
 mod common;
 
 use actions_core::prelude::*;
-use actions_testkit::TestOptions;
+use actions_core::request::Exchange;
+use actions_testkit::{TestIntegration, TestOptions};
 use common::{body_json, config, harness_with};
+use linkedin_conversions::LinkedInConversions;
 
 const NOW: i64 = 1_714_900_000_000;
 const NICK: &str = "e290e11fef012fc831059c96e9186cda491dd0b259641815f23463cb4c54b7e1";
@@ -46,25 +48,38 @@ fn every_field() -> Value {
     m
 }
 
-async fn single_request(mapping: Value) -> actions_core::request::Exchange {
+/// Runs `options` (as a batch when `batch`) against LinkedIn answering `answer` (status, JSON
+/// body); the one request sent, and the harness.
+async fn one_request(
+    options: TestOptions,
+    batch: bool,
+    answer: (usize, Option<&str>),
+) -> (Exchange, TestIntegration<LinkedInConversions>) {
     let mut t = harness_with(config(NOW, &[])).await;
-    let m = t
+    let mut mock = t
         .mock("POST", "/rest/conversionEvents")
-        .with_status(200)
-        .create_async()
-        .await;
-    let mut ex = t
-        .test_action(
-            "streamConversion",
-            TestOptions::event(json!({"type": "track"}))
-                .mapping(mapping)
-                .settings(settings()),
-        )
-        .await
-        .expect("sent");
+        .with_status(answer.0);
+    if let Some(body) = answer.1 {
+        mock = mock
+            .with_header("content-type", "application/json")
+            .with_body(body);
+    }
+    let m = mock.create_async().await;
+    let options = options.settings(settings());
+    let mut ex = if batch {
+        t.test_batch_action("streamConversion", options).await
+    } else {
+        t.test_action("streamConversion", options).await
+    }
+    .expect("sent");
     m.assert_async().await;
     assert_eq!(ex.len(), 1);
-    ex.remove(0)
+    (ex.remove(0), t)
+}
+
+async fn single_request(mapping: Value) -> Exchange {
+    let options = TestOptions::event(json!({"type": "track"})).mapping(mapping);
+    one_request(options, false, (200, None)).await.0
 }
 
 #[tokio::test]
@@ -115,14 +130,6 @@ async fn stream_conversion_every_field() {
 
 #[tokio::test]
 async fn stream_conversion_batch() {
-    let mut t = harness_with(config(NOW, &[])).await;
-    let m = t
-        .mock("POST", "/rest/conversionEvents")
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body(r#"{"elements":[{"status":201},{"status":201}]}"#)
-        .create_async()
-        .await;
     let mapping = json!({
         "conversionHappenedAt": {"@path": "$.properties.at"},
         "email": {"@path": "$.properties.email"},
@@ -134,22 +141,14 @@ async fn stream_conversion_batch() {
         json!({"messageId": "m-1", "properties": {"at": "1714813600000", "email": "nick@twilio.com", "revenue": 12.5}}),
         json!({"messageId": "m-2", "properties": {"at": "2024-05-04T10:00:00.000Z", "email": "NICK@twilio.com", "revenue": 3}}),
     ];
-    let ex = t
-        .test_batch_action(
-            "streamConversion",
-            TestOptions::events(events)
-                .mapping(mapping)
-                .settings(settings()),
-        )
-        .await
-        .expect("sent");
-    m.assert_async().await;
-    assert_eq!(ex.len(), 1);
+    let answer = r#"{"elements":[{"status":201},{"status":201}]}"#;
+    let options = TestOptions::events(events).mapping(mapping);
+    let (exchange, t) = one_request(options, true, (200, Some(answer))).await;
     assert_eq!(
-        ex[0].request.header("x-restli-method"),
+        exchange.request.header("x-restli-method"),
         Some("BATCH_CREATE")
     );
     let statuses: Vec<u16> = t.multistatus().iter().map(|n| n.status()).collect();
     assert_eq!(statuses, [200, 200]);
-    insta::assert_json_snapshot!("stream_conversion_batch", ex[0].request.redacted());
+    insta::assert_json_snapshot!("stream_conversion_batch", exchange.request.redacted());
 }

@@ -2,89 +2,93 @@
 //! simulator: F6 (single event), F7 (batch), F8 (dynamic field, hook, test authentication),
 //! the failed refresh, and the negatives N1–N3.
 
-use std::collections::HashMap;
+mod common;
+
 use std::sync::{Arc, Mutex};
 
-use actions_core::context::{FixedClock, MapEnv};
 use actions_core::prelude::*;
-use actions_core::request::OriginOverrides;
-use actions_core::runtime::TokenRefreshCallback;
-use actions_core::{DestinationRuntime, Outcome, RuntimeConfig};
+use actions_core::{DestinationRuntime, Outcome};
 use actions_testkit::linkedin_sim::{
     CannedResponse, Fault, FaultRule, LinkedInSim, RouteKind, SimConfig,
 };
+use common::{refresh_recorder, sim_runtime, sim_settings};
 use linkedin_conversions::{LinkedInConversions, Settings};
 
 const NOW: i64 = 1_793_491_200_000;
 
-fn runtime_for<D: Destination>(sim: &LinkedInSim, destination: D) -> DestinationRuntime<D> {
-    sim.set_now_ms(Some(NOW));
-    let base = sim.base_url();
-    let env: HashMap<String, String> = [
-        (
-            "ACTIONS_LINKEDIN_CONVERSIONS_CLIENT_ID",
-            "sim-conv-client-id",
-        ),
-        (
-            "ACTIONS_LINKEDIN_CONVERSIONS_CLIENT_SECRET",
-            "sim-conv-client-secret",
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let config = RuntimeConfig {
-        clock: Arc::new(FixedClock::new(NOW)),
-        env: Arc::new(MapEnv(env)),
-        origins: OriginOverrides::new()
-            .with("https://api.linkedin.com", &base)
-            .with("https://www.linkedin.com", &base),
-        ..RuntimeConfig::default()
-    };
-    DestinationRuntime::with_config(destination, config).expect("runtime")
+/// A simulator whose `route` answers `answer` (the first `max_requests` times, or always), a
+/// runtime for `destination` wired to it, and options recording token refreshes.
+struct Run<D: Destination> {
+    sim: LinkedInSim,
+    runtime: DestinationRuntime<D>,
+    options: EventOptions,
+    refreshed: Arc<Mutex<Vec<String>>>,
 }
 
-async fn start() -> (LinkedInSim, DestinationRuntime<LinkedInConversions>) {
+async fn faulted_with<D: Destination>(
+    destination: D,
+    route: RouteKind,
+    answer: CannedResponse,
+    max_requests: Option<u64>,
+) -> Run<D> {
     let sim = LinkedInSim::start(SimConfig::default())
         .await
         .expect("simulator");
-    let runtime = runtime_for(&sim, LinkedInConversions::new());
-    (sim, runtime)
+    let mut rule = FaultRule::new(route, Fault::Respond(answer));
+    if let Some(max) = max_requests {
+        rule = rule.max_requests(max);
+    }
+    sim.add_fault(rule);
+    let runtime = sim_runtime(&sim, destination, NOW);
+    let (options, refreshed) = refresh_recorder();
+    Run {
+        sim,
+        runtime,
+        options,
+        refreshed,
+    }
 }
 
-/// Event options whose token-refresh callback records the new access tokens.
-fn options() -> (EventOptions, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    let cb: TokenRefreshCallback = Arc::new(move |t: &RefreshedTokens| {
-        if let Ok(mut v) = sink.lock() {
-            v.push(t.access_token.expose().to_string());
-        }
-    });
-    (
-        EventOptions {
-            on_token_refresh: Some(cb),
-            ..EventOptions::default()
-        },
-        seen,
-    )
+async fn faulted(route: RouteKind, answer: CannedResponse) -> Run<LinkedInConversions> {
+    faulted_with(LinkedInConversions::new(), route, answer, None).await
+}
+
+impl<D: Destination> Run<D> {
+    /// Sends the event `id` through `on_event`.
+    async fn send(&self, id: &str) -> Result<Vec<ResultEntry>, Error> {
+        self.runtime
+            .on_event(&event(id), &settings(), &self.options)
+            .await
+    }
+
+    /// Sends the events `ids` through `on_batch`.
+    async fn send_batch(&self, ids: &[&str]) -> Result<Vec<ResultEntry>, Error> {
+        let events: Vec<Value> = ids.iter().map(|id| event(id)).collect();
+        self.runtime
+            .on_batch(&events, &settings(), &self.options)
+            .await
+    }
+
+    /// Requests to `route`, and token refreshes LinkedIn saw.
+    fn calls(&self, route: RouteKind) -> (usize, usize) {
+        let state = self.sim.state();
+        (state.requests_to(route).len(), state.refresh_requests.len())
+    }
+
+    /// The access tokens handed to `on_token_refresh`.
+    fn refreshed(&self) -> Vec<String> {
+        self.refreshed.lock().expect("lock").clone()
+    }
 }
 
 fn settings() -> Value {
-    json!({
-        "oauth": {"access_token": "sim-access-token", "refresh_token": "sim-refresh-token"},
-        "subscription": {
-            "partnerAction": "streamConversion",
-            "subscribe": "type = \"track\"",
-            "mapping": {
-                "conversionHappenedAt": {"@path": "$.timestamp"},
-                "conversionValue": {"currencyCode": {"@path": "$.properties.currency"}, "amount": {"@path": "$.properties.revenue"}},
-                "eventId": {"@path": "$.messageId"},
-                "email": {"@path": "$.traits.email"},
-                "onMappingSave": {"inputs": {"adAccountId": "urn:li:sponsoredAccount:512345678"}, "outputs": {"id": "9001"}}
-            }
-        }
-    })
+    sim_settings(json!({
+        "conversionHappenedAt": {"@path": "$.timestamp"},
+        "conversionValue": {"currencyCode": {"@path": "$.properties.currency"}, "amount": {"@path": "$.properties.revenue"}},
+        "eventId": {"@path": "$.messageId"},
+        "email": {"@path": "$.traits.email"},
+        "onMappingSave": {"inputs": {"adAccountId": "urn:li:sponsoredAccount:512345678"}, "outputs": {"id": "9001"}}
+    }))
 }
 
 fn event(id: &str) -> Value {
@@ -94,14 +98,6 @@ fn event(id: &str) -> Value {
         "traits": {"email": "jane.doe@example.com"},
         "properties": {"revenue": 49.99, "currency": "USD"}
     })
-}
-
-fn fault(route: RouteKind, response: CannedResponse) -> FaultRule {
-    FaultRule::new(route, Fault::Respond(response))
-}
-
-fn count(sim: &LinkedInSim, route: RouteKind) -> usize {
-    sim.state().requests_to(route).len()
 }
 
 fn assert_propagation_503(err: &Error, code: &str) {
@@ -116,91 +112,66 @@ fn assert_propagation_503(err: &Error, code: &str) {
     ));
 }
 
+const SINGLE: RouteKind = RouteKind::ConversionEventCreate;
+const BATCH: RouteKind = RouteKind::ConversionEventsBatchCreate;
+
+/// F6: 65601 or 65602 on a single event: one API call (no second), one token refresh, and the
+/// 503 as the outcome.
 #[tokio::test]
 async fn f6_single_event_refreshes_once_and_ends_with_503() {
     for (response, code) in [
         (CannedResponse::revoked_token(), "65601"),
         (CannedResponse::expired_token(), "65602"),
     ] {
-        let (sim, runtime) = start().await;
-        sim.add_fault(fault(RouteKind::ConversionEventCreate, response));
-        let (opts, refreshed) = options();
-        let err = runtime
-            .on_event(&event("f6"), &settings(), &opts)
-            .await
-            .unwrap_err();
+        let run = faulted(SINGLE, response).await;
+        let err = run.send("f6").await.unwrap_err();
         assert_propagation_503(&err, code);
         assert_eq!(
-            count(&sim, RouteKind::ConversionEventCreate),
-            1,
-            "no second API call"
+            run.calls(SINGLE),
+            (1, 1),
+            "no second API call, one token refresh"
         );
-        assert_eq!(sim.state().refresh_requests.len(), 1, "one token refresh");
-        assert_eq!(
-            *refreshed.lock().expect("lock"),
-            ["refreshed-access-token-1"]
-        );
-        sim.shutdown().await;
+        assert_eq!(run.refreshed(), ["refreshed-access-token-1"]);
+        run.sim.shutdown().await;
     }
 }
 
+/// F7: the batch fails as a whole with the 503, no per-item 401s.
 #[tokio::test]
 async fn f7_batch_fails_as_a_whole_with_503_and_no_per_item_401() {
-    let (sim, runtime) = start().await;
-    sim.add_fault(fault(
-        RouteKind::ConversionEventsBatchCreate,
-        CannedResponse::revoked_token(),
-    ));
-    let (opts, refreshed) = options();
-    let result = runtime
-        .on_batch(&[event("f7-a"), event("f7-b")], &settings(), &opts)
-        .await;
-    let err = result.unwrap_err();
+    let run = faulted(BATCH, CannedResponse::revoked_token()).await;
+    let err = run.send_batch(&["f7-a", "f7-b"]).await.unwrap_err();
     assert_propagation_503(&err, "65601");
-    assert_eq!(count(&sim, RouteKind::ConversionEventsBatchCreate), 1);
-    assert_eq!(sim.state().refresh_requests.len(), 1);
-    assert_eq!(refreshed.lock().expect("lock").len(), 1);
-    assert_eq!(sim.dedup_counts().event("f7-a"), 0);
-    sim.shutdown().await;
+    assert_eq!(run.calls(BATCH), (1, 1));
+    assert_eq!(run.refreshed().len(), 1);
+    assert_eq!(run.sim.dedup_counts().event("f7-a"), 0);
+    run.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn refresh_failure_surfaces_as_the_refresh_error() {
-    let (sim, runtime) = start().await;
-    sim.revoke_refresh_token("sim-refresh-token");
-    sim.add_fault(fault(
-        RouteKind::ConversionEventCreate,
-        CannedResponse::revoked_token(),
-    ));
-    let (opts, refreshed) = options();
-    let err = runtime
-        .on_event(&event("refresh-fails"), &settings(), &opts)
-        .await
-        .unwrap_err();
+    let run = faulted(SINGLE, CannedResponse::revoked_token()).await;
+    run.sim.revoke_refresh_token("sim-refresh-token");
+    let err = run.send("refresh-fails").await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Integration);
     assert_eq!(err.code(), Some("REFRESH_TOKEN_EXPIRED"));
     assert_eq!(err.status(), Some(401));
-    assert_eq!(count(&sim, RouteKind::ConversionEventCreate), 1);
-    assert_eq!(sim.state().refresh_requests.len(), 1);
-    assert!(refreshed.lock().expect("lock").is_empty());
-    sim.shutdown().await;
+    assert_eq!(run.calls(SINGLE), (1, 1));
+    assert!(run.refreshed().is_empty());
+    run.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn f8_dynamic_fields_degrade_to_their_fallback_answer() {
-    let (sim, runtime) = start().await;
-    sim.add_fault(fault(
-        RouteKind::AdAccountsSearch,
-        CannedResponse::revoked_token(),
-    ));
-    let (opts, _) = options();
-    let r = runtime
+    let run = faulted(RouteKind::AdAccountsSearch, CannedResponse::revoked_token()).await;
+    let r = run
+        .runtime
         .execute_dynamic_field(
             "streamConversion",
             "adAccountId",
             &settings(),
             &json!({}),
-            &opts,
+            &run.options,
         )
         .await
         .expect("dynamic fields answer, they do not throw");
@@ -210,29 +181,26 @@ async fn f8_dynamic_fields_degrade_to_their_fallback_answer() {
         serde_json::to_value(r).expect("json"),
         json!({"choices": [], "error": {"message": "An error occurred while fetching ad accounts.", "code": "FETCH_AD_ACCOUNTS_ERROR"}})
     );
-    assert_eq!(sim.state().refresh_requests.len(), 0);
-    sim.shutdown().await;
+    assert_eq!(run.calls(RouteKind::AdAccountsSearch).1, 0);
+    run.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn f8_hooks_report_the_token_propagation_error() {
-    let (sim, runtime) = start().await;
-    sim.add_fault(fault(
-        RouteKind::ConversionCreate,
-        CannedResponse::revoked_token(),
-    ));
-    let (opts, _) = options();
-    let r = runtime
+    let run = faulted(RouteKind::ConversionCreate, CannedResponse::revoked_token()).await;
+    let inputs = json!({
+        "adAccountId": "urn:li:sponsoredAccount:512345678", "name": "Rule",
+        "conversionType": "PURCHASE", "attribution_type": "LAST_TOUCH_BY_CAMPAIGN"
+    });
+    let r = run
+        .runtime
         .execute_hook(
             "streamConversion",
             "onMappingSave",
             &settings(),
-            &json!({
-                "adAccountId": "urn:li:sponsoredAccount:512345678", "name": "Rule",
-                "conversionType": "PURCHASE", "attribution_type": "LAST_TOUCH_BY_CAMPAIGN"
-            }),
+            &inputs,
             None,
-            &opts,
+            &run.options,
         )
         .await
         .expect("hooks answer, they do not throw");
@@ -242,26 +210,27 @@ async fn f8_hooks_report_the_token_propagation_error() {
         error.message,
         "Failed to create conversion rule: LinkedIn rejected the access token (serviceErrorCode 65601); it may not have propagated yet."
     );
-    sim.shutdown().await;
+    run.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn f8_test_authentication_wraps_the_token_propagation_error() {
-    let (sim, runtime) = start().await;
-    sim.add_fault(fault(RouteKind::Me, CannedResponse::revoked_token()));
-    let (opts, _) = options();
-    let err = runtime
-        .test_authentication(&settings(), &opts)
+    let run = faulted(RouteKind::Me, CannedResponse::revoked_token()).await;
+    let err = run
+        .runtime
+        .test_authentication(&settings(), &run.options)
         .await
         .unwrap_err();
     assert_eq!(
         err.message(),
         "Credentials are invalid:  LinkedIn rejected the access token (serviceErrorCode 65601); it may not have propagated yet."
     );
-    assert_eq!(sim.state().refresh_requests.len(), 0);
-    sim.shutdown().await;
+    assert_eq!(run.calls(RouteKind::Me).1, 0);
+    run.sim.shutdown().await;
 }
 
+/// N1: a 401 that is not 65601/65602 keeps the normal path: refresh, then one retry, which
+/// succeeds.
 #[tokio::test]
 async fn n1_other_401s_refresh_and_retry_once() {
     for body in [
@@ -272,54 +241,39 @@ async fn n1_other_401s_refresh_and_retry_once() {
         CannedResponse::empty(401),
         CannedResponse::json(401, json!({"message": "Unauthorized", "status": 401})),
     ] {
-        let (sim, runtime) = start().await;
-        sim.add_fault(fault(RouteKind::ConversionEventCreate, body.clone()).max_requests(1));
-        let (opts, refreshed) = options();
-        let results = runtime
-            .on_event(&event("n1"), &settings(), &opts)
+        let run = faulted_with(LinkedInConversions::new(), SINGLE, body.clone(), Some(1)).await;
+        let results = run
+            .send("n1")
             .await
             .unwrap_or_else(|e| panic!("{body:?}: the retry succeeds, got {e:?}"));
         assert_eq!(Outcome::of_result(&Ok(results)), Outcome::Delivered);
-        assert_eq!(count(&sim, RouteKind::ConversionEventCreate), 2);
-        assert_eq!(sim.state().refresh_requests.len(), 1);
-        assert_eq!(refreshed.lock().expect("lock").len(), 1);
-        assert_eq!(sim.dedup_counts().event("n1"), 1);
-        sim.shutdown().await;
+        assert_eq!(run.calls(SINGLE), (2, 1));
+        assert_eq!(run.refreshed().len(), 1);
+        assert_eq!(run.sim.dedup_counts().event("n1"), 1);
+        run.sim.shutdown().await;
     }
+}
+
+/// 65600 without the propagation codes, as LinkedIn answers an unknown token.
+fn unknown_token() -> CannedResponse {
+    CannedResponse::json(401, json!({"status": 401, "serviceErrorCode": 65600}))
 }
 
 #[tokio::test]
 async fn n1_a_persistent_401_is_the_outcome_after_one_retry() {
-    let (sim, runtime) = start().await;
-    sim.add_fault(fault(
-        RouteKind::ConversionEventCreate,
-        CannedResponse::json(401, json!({"status": 401, "serviceErrorCode": 65600})),
-    ));
-    let (opts, _) = options();
-    let err = runtime
-        .on_event(&event("n1p"), &settings(), &opts)
-        .await
-        .unwrap_err();
+    let run = faulted(SINGLE, unknown_token()).await;
+    let err = run.send("n1p").await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Http);
     assert_eq!(err.message(), "Unauthorized");
-    assert_eq!(count(&sim, RouteKind::ConversionEventCreate), 2);
-    assert_eq!(sim.state().refresh_requests.len(), 1);
-    sim.shutdown().await;
+    assert_eq!(run.calls(SINGLE), (2, 1));
+    run.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn n1_batch_401_entries_refresh_and_rerun_once() {
-    let (sim, runtime) = start().await;
-    sim.add_fault(
-        fault(
-            RouteKind::ConversionEventsBatchCreate,
-            CannedResponse::json(401, json!({"status": 401, "serviceErrorCode": 65600})),
-        )
-        .max_requests(1),
-    );
-    let (opts, _) = options();
-    let results = runtime
-        .on_batch(&[event("n1b-a"), event("n1b-b")], &settings(), &opts)
+    let run = faulted_with(LinkedInConversions::new(), BATCH, unknown_token(), Some(1)).await;
+    let results = run
+        .send_batch(&["n1b-a", "n1b-b"])
         .await
         .expect("the re-run succeeds");
     let statuses: Vec<u16> = results[0]
@@ -330,32 +284,23 @@ async fn n1_batch_401_entries_refresh_and_rerun_once() {
         .map(|n| n.status())
         .collect();
     assert_eq!(statuses, [200, 200]);
-    assert_eq!(count(&sim, RouteKind::ConversionEventsBatchCreate), 2);
-    assert_eq!(sim.state().refresh_requests.len(), 1);
-    assert_eq!(sim.dedup_counts().event("n1b-a"), 1);
-    sim.shutdown().await;
+    assert_eq!(run.calls(BATCH), (2, 1));
+    assert_eq!(run.sim.dedup_counts().event("n1b-a"), 1);
+    run.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn n2_the_codes_on_a_403_are_not_token_propagation() {
-    let (sim, runtime) = start().await;
-    sim.add_fault(fault(
-        RouteKind::ConversionEventCreate,
-        CannedResponse::json(
-            403,
-            json!({"status": 403, "serviceErrorCode": 65601, "code": "REVOKED_ACCESS_TOKEN"}),
-        ),
-    ));
-    let (opts, _) = options();
-    let err = runtime
-        .on_event(&event("n2"), &settings(), &opts)
-        .await
-        .unwrap_err();
+    let forbidden = CannedResponse::json(
+        403,
+        json!({"status": 403, "serviceErrorCode": 65601, "code": "REVOKED_ACCESS_TOKEN"}),
+    );
+    let run = faulted(SINGLE, forbidden).await;
+    let err = run.send("n2").await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Http);
     assert_eq!(err.status(), Some(403));
-    assert_eq!(count(&sim, RouteKind::ConversionEventCreate), 1);
-    assert_eq!(sim.state().refresh_requests.len(), 0);
-    sim.shutdown().await;
+    assert_eq!(run.calls(SINGLE), (1, 0));
+    run.sim.shutdown().await;
 }
 
 /// The destination under a non-OAuth scheme (the "test destination" of N3).
@@ -379,22 +324,11 @@ impl Destination for NotOAuth {
 
 #[tokio::test]
 async fn n3_without_oauth_the_503_comes_without_a_refresh() {
-    let sim = LinkedInSim::start(SimConfig::default())
-        .await
-        .expect("simulator");
-    let runtime = runtime_for(&sim, NotOAuth(LinkedInConversions::new()));
-    sim.add_fault(fault(
-        RouteKind::ConversionEventCreate,
-        CannedResponse::revoked_token(),
-    ));
-    let (opts, refreshed) = options();
-    let err = runtime
-        .on_event(&event("n3"), &settings(), &opts)
-        .await
-        .unwrap_err();
+    let destination = NotOAuth(LinkedInConversions::new());
+    let run = faulted_with(destination, SINGLE, CannedResponse::revoked_token(), None).await;
+    let err = run.send("n3").await.unwrap_err();
     assert_propagation_503(&err, "65601");
-    assert_eq!(count(&sim, RouteKind::ConversionEventCreate), 1);
-    assert_eq!(sim.state().refresh_requests.len(), 0);
-    assert!(refreshed.lock().expect("lock").is_empty());
-    sim.shutdown().await;
+    assert_eq!(run.calls(SINGLE), (1, 0));
+    assert!(run.refreshed().is_empty());
+    run.sim.shutdown().await;
 }

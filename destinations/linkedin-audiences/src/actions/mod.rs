@@ -1,20 +1,38 @@
 //! The destination's actions: [`update_audience`] (people → DMP segment) and
 //! [`update_company_audience`] (companies → DMP company segment).
 
-use actions_core::ErrorClass;
 use actions_core::prelude::*;
+use actions_core::retry::fails_whole_batch;
 
 pub mod update_audience;
 pub mod update_company_audience;
 
-/// Whether an error is about the credentials every request of a batch shares (an invalid or not
-/// yet propagated token): such an error fails the whole batch instead of the items of one
-/// request, so the OAuth pipeline refreshes the token once for all of them.
-fn concerns_every_item(error: &Error) -> bool {
-    matches!(
-        error.class(),
-        ErrorClass::InvalidAuthentication | ErrorClass::TokenPropagationRetry
-    )
+/// A field default that reads `first` when it exists, else `fallback` (the mapping kit's
+/// `{"@if": {"exists": …, "then": …, "else": …}}`).
+fn path_or(first: &str, fallback: &str) -> Value {
+    json!({"@if": {
+        "exists": {"@path": first},
+        "then": {"@path": first},
+        "else": {"@path": fallback}}})
+}
+
+/// Handles the failure of one part of a batch (a segment, or one request of a segment): it fails
+/// the whole batch when the part is the whole batch (one segment in one request, as in the
+/// reference) or when the error concerns every item ([`fails_whole_batch`]); otherwise it marks
+/// only the part's items, each with what was sent for it.
+fn fail_part(
+    statuses: &mut MultiStatusResponse,
+    error: Error,
+    part_is_whole_batch: bool,
+    items: impl IntoIterator<Item = (usize, Option<Value>)>,
+) -> Result<(), Error> {
+    if part_is_whole_batch || fails_whole_batch(&error) {
+        return Err(error);
+    }
+    for (i, sent) in items {
+        statuses.set_at(i, error_entry(&error, sent, None));
+    }
+    Ok(())
 }
 
 /// A multistatus error entry for one item, from the error that failed it.
@@ -60,9 +78,20 @@ mod tests {
     }
 
     #[test]
-    fn credential_errors_concern_every_item() {
-        assert!(concerns_every_item(&Error::invalid_authentication("x")));
-        assert!(concerns_every_item(&Error::token_propagation("x")));
-        assert!(!concerns_every_item(&Error::retryable("x", 500)));
+    fn a_failed_part_marks_its_items_unless_it_is_the_whole_batch() {
+        let mut statuses = MultiStatusResponse::new();
+        let e = Error::retryable("x", 500);
+        assert!(fail_part(&mut statuses, e.clone(), true, [(0, None)]).is_err());
+        assert!(
+            fail_part(
+                &mut statuses,
+                Error::invalid_authentication("x"),
+                false,
+                [(0, None)]
+            )
+            .is_err()
+        );
+        fail_part(&mut statuses, e, false, [(1, Some(json!({"a": 1})))]).unwrap();
+        assert_eq!(statuses.len(), 2);
     }
 }

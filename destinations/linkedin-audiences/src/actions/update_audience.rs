@@ -35,7 +35,7 @@ use actions_core::prelude::*;
 use linkedin_common::process_hashing;
 use serde::{Deserialize, Serialize};
 
-use super::{concerns_every_item, error_entry, group_by};
+use super::{fail_part, group_by, path_or};
 use crate::Settings;
 use crate::api::{self, MAX_ELEMENTS_PER_REQUEST, SegmentType};
 
@@ -53,10 +53,7 @@ pub struct UpdateAudiencePayload {
     /// the Engage audience key.
     #[schemars(
         title = "DMP Segment Display Name",
-        extend("x-field" = {"default": {"@if": {
-            "exists": {"@path": "$.properties.audience_key"},
-            "then": {"@path": "$.properties.audience_key"},
-            "else": {"@path": "$.context.personas.computation_key"}}}})
+        extend("x-field" = {"default": path_or("$.properties.audience_key", "$.context.personas.computation_key")})
     )]
     pub dmp_segment_name: Option<String>,
     /// Send users in batches.
@@ -69,10 +66,7 @@ pub struct UpdateAudiencePayload {
     /// hex digest is sent unchanged) when "Send Email" is on.
     #[schemars(
         title = "User Email",
-        extend("x-field" = {"category": "hashedPII", "default": {"@if": {
-            "exists": {"@path": "$.context.traits.email"},
-            "then": {"@path": "$.context.traits.email"},
-            "else": {"@path": "$.traits.email"}}}})
+        extend("x-field" = {"category": "hashedPII", "default": path_or("$.context.traits.email", "$.traits.email")})
     )]
     pub email: Option<String>,
     /// The user's first name.
@@ -117,20 +111,14 @@ pub struct UpdateAudiencePayload {
     /// Engage audience key.
     #[schemars(
         title = "LinkedIn Source Segment ID",
-        extend("x-field" = {"unsafe_hidden": true, "default": {"@if": {
-            "exists": {"@path": "$.properties.audience_key"},
-            "then": {"@path": "$.properties.audience_key"},
-            "else": {"@path": "$.context.personas.computation_key"}}}})
+        extend("x-field" = {"unsafe_hidden": true, "default": path_or("$.properties.audience_key", "$.context.personas.computation_key")})
     )]
     pub source_segment_id: Option<String>,
     /// The Engage audience key: the `sourceSegmentId` the DMP segment is looked up and created
     /// with.
     #[schemars(
         title = "Segment Engage Audience Key",
-        extend("x-field" = {"default": {"@if": {
-            "exists": {"@path": "$.properties.audience_key"},
-            "then": {"@path": "$.properties.audience_key"},
-            "else": {"@path": "$.context.personas.computation_key"}}}})
+        extend("x-field" = {"default": path_or("$.properties.audience_key", "$.context.personas.computation_key")})
     )]
     pub personas_audience_key: String,
     /// The event name; with "Auto Detect", `Audience Exited` removes the user and anything else
@@ -500,49 +488,33 @@ impl Action<Settings> for UpdateAudience {
             };
             let segment_id = match resolved {
                 Ok(id) => id,
-                Err(e) if whole || concerns_every_item(&e) => return Err(e),
                 Err(e) => {
-                    for &i in indices {
-                        statuses.set_at(i, error_entry(&e, None, None));
-                    }
+                    fail_part(&mut statuses, e, whole, indices.iter().map(|&i| (i, None)))?;
                     continue;
                 }
             };
             let chunks = chunks(payloads, indices, settings);
             let single_request = whole && chunks.len() == 1;
             for chunk in chunks {
-                if chunk.elements.is_empty() {
-                    for &(i, _) in &chunk.items {
-                        statuses.set_at(
-                            i,
-                            MultiStatusEntry::Success {
-                                status: 200,
-                                sent: sent(i),
-                                body: Some(json!({})),
-                            },
-                        );
-                    }
-                    continue;
-                }
-                match send_users(client, &segment_id, &chunk.elements).await {
-                    Ok(response) => {
-                        let bodies = item_bodies(&response, &chunk.items);
+                // Payloads without identifiers alone in a request send nothing and succeed.
+                let answered = if chunk.elements.is_empty() {
+                    Ok((200, vec![json!({}); chunk.items.len()]))
+                } else {
+                    send_users(client, &segment_id, &chunk.elements)
+                        .await
+                        .map(|response| (response.status(), item_bodies(&response, &chunk.items)))
+                };
+                match answered {
+                    Ok((status, bodies)) => {
                         for (&(i, _), body) in chunk.items.iter().zip(bodies) {
-                            statuses.set_at(
-                                i,
-                                MultiStatusEntry::Success {
-                                    status: response.status(),
-                                    sent: sent(i),
-                                    body: Some(body),
-                                },
-                            );
+                            let body = Some(body);
+                            let sent = sent(i);
+                            statuses.set_at(i, MultiStatusEntry::Success { status, sent, body });
                         }
                     }
-                    Err(e) if single_request || concerns_every_item(&e) => return Err(e),
                     Err(e) => {
-                        for &(i, _) in &chunk.items {
-                            statuses.set_at(i, error_entry(&e, sent(i), None));
-                        }
+                        let items = chunk.items.iter().map(|&(i, _)| (i, sent(i)));
+                        fail_part(&mut statuses, e, single_request, items)?;
                     }
                 }
             }

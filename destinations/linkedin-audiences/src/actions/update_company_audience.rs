@@ -14,11 +14,12 @@
 //! assert_eq!(to_organization_urn("1035"), "urn:li:organization:1035");
 //! ```
 
+use actions_core::js;
 use actions_core::prelude::*;
 use serde::Deserialize;
 use serde_json::Map;
 
-use super::{concerns_every_item, error_entry, group_by};
+use super::{error_entry, fail_part, group_by, path_or};
 use crate::Settings;
 use crate::api::{self, MAX_ELEMENTS_PER_REQUEST, ORGANIZATION_URN_PREFIX, SegmentType};
 
@@ -84,14 +85,8 @@ pub struct UpdateCompanyAudiencePayload {
         title = "Company Identifiers",
         extend("x-field" = {"additionalProperties": false, "defaultObjectUI": "keyvalue:only",
             "default": {
-                "companyDomain": {"@if": {
-                    "exists": {"@path": "$.traits.company_domain"},
-                    "then": {"@path": "$.traits.company_domain"},
-                    "else": {"@path": "$.properties.company_domain"}}},
-                "linkedInCompanyId": {"@if": {
-                    "exists": {"@path": "$.traits.linkedin_company_id"},
-                    "then": {"@path": "$.traits.linkedin_company_id"},
-                    "else": {"@path": "$.properties.linkedin_company_id"}}}}})
+                "companyDomain": path_or("$.traits.company_domain", "$.properties.company_domain"),
+                "linkedInCompanyId": path_or("$.traits.linkedin_company_id", "$.properties.linkedin_company_id")}})
     )]
     pub identifiers: CompanyIdentifiers,
     /// Whether the company is added to or removed from the segment.
@@ -308,16 +303,6 @@ fn missing_source_segment_id(source: AudienceSource) -> Error {
     })
 }
 
-fn truthy_id(id: &Value) -> bool {
-    match id {
-        Value::String(s) => !s.is_empty(),
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::Bool(b) => *b,
-        Value::Null => false,
-        _ => true,
-    }
-}
-
 /// The id of the company segment `source_id`: cached, the first COMPANY segment of the lookup,
 /// or a new one.
 async fn resolve_segment_id(
@@ -336,7 +321,7 @@ async fn resolve_segment_id(
     }
     let body = lookup.json()?;
     let found = api::elements_of(&body)?.iter().find_map(|s| {
-        let id = s.get("id").filter(|id| truthy_id(id))?;
+        let id = s.get("id").filter(|id| js::truthy(id))?;
         (s.get("type").and_then(Value::as_str) == Some(SegmentType::Company.as_str()))
             .then(|| api::id_text(id))
             .flatten()
@@ -529,11 +514,8 @@ impl Action<Settings> for UpdateCompanyAudience {
             };
             let segment_id = match resolved {
                 Ok(id) => id,
-                Err(e) if whole || concerns_every_item(&e) => return Err(e),
                 Err(e) => {
-                    for &i in indices {
-                        statuses.set_at(i, error_entry(&e, None, None));
-                    }
+                    fail_part(&mut statuses, e, whole, indices.iter().map(|&i| (i, None)))?;
                     continue;
                 }
             };
@@ -557,15 +539,15 @@ impl Action<Settings> for UpdateCompanyAudience {
                             }
                         }
                     }
-                    Err(e) if (whole && request_count == 1) || concerns_every_item(&e) => {
-                        return Err(e);
-                    }
                     Err(e) => {
-                        for (element, (_, events)) in elements.iter().zip(chunk) {
-                            for &i in events {
-                                statuses.set_at(i, error_entry(&e, Some(element.clone()), None));
-                            }
-                        }
+                        let items =
+                            elements
+                                .iter()
+                                .zip(chunk)
+                                .flat_map(|(element, (_, events))| {
+                                    events.iter().map(|&i| (i, Some(element.clone())))
+                                });
+                        fail_part(&mut statuses, e, whole && request_count == 1, items)?;
                     }
                 }
             }
@@ -578,6 +560,8 @@ impl Action<Settings> for UpdateCompanyAudience {
 mod tests {
     use super::*;
 
+    /// The reference's unit cases (7.3): bare ids, URNs (doubled, any prefix case), surrounding
+    /// spaces; the id's own case is kept.
     #[test]
     fn organization_urns_are_normalised() {
         for id in [

@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use actions_core::action::MultiStatusNode;
 use actions_core::oauth::{AuthTokens, RefreshedTokens, Secret};
 use actions_core::prelude::*;
 use actions_core::request::{Exchange, OriginOverrides};
@@ -109,6 +110,46 @@ impl<D: Destination> SimRun<D> {
         self.refreshes.lock().unwrap().len()
     }
 
+    /// Settings for `updateAudience` with its default mapping and the audience subscription.
+    pub fn user_settings(&self) -> Value {
+        sim_settings(
+            "updateAudience",
+            AUDIENCE_SUBSCRIPTION,
+            self.default_mapping("updateAudience"),
+        )
+    }
+
+    /// Settings for `updateCompanyAudience` with its default mapping, adding companies.
+    pub fn company_settings(&self) -> Value {
+        let mut mapping = self.default_mapping("updateCompanyAudience");
+        mapping["dmp_company_action"] = json!("ADD");
+        sim_settings("updateCompanyAudience", "type = \"track\"", mapping)
+    }
+
+    /// Sends one event through `on_event` with these settings.
+    pub async fn event(&self, event: &Value, settings: &Value) -> Result<Vec<ResultEntry>, Error> {
+        self.runtime
+            .on_event(event, settings, &self.options())
+            .await
+    }
+
+    /// Sends a batch through `on_batch` with these settings; its multistatus nodes.
+    pub async fn batch(
+        &self,
+        events: &[Value],
+        settings: &Value,
+    ) -> Result<Vec<MultiStatusNode>, Error> {
+        let results = self
+            .runtime
+            .on_batch(events, settings, &self.options())
+            .await?;
+        Ok(results
+            .iter()
+            .filter_map(|r| r.multistatus.clone())
+            .flatten()
+            .collect())
+    }
+
     /// Every field default of `action` (the reference's default mapping).
     pub fn default_mapping(&self, action: &str) -> Value {
         let mut m = Map::new();
@@ -139,6 +180,18 @@ pub fn audience_event(event: &str, audience_key: &str, email: &str) -> Value {
     })
 }
 
+/// `n` "Audience Entered" events of `audience` for the users `u0@x.com`, `u1@x.com`, ….
+pub fn entered_events(n: usize, audience: &str) -> Vec<Value> {
+    (0..n)
+        .map(|i| audience_event("Audience Entered", audience, &format!("u{i}@x.com")))
+        .collect()
+}
+
+/// Whether `node` is a success with `status`.
+pub fn succeeded(node: &MultiStatusNode, status: u16) -> bool {
+    matches!(node, MultiStatusNode::Success { status: s, .. } if *s == status)
+}
+
 /// A company audience event.
 pub fn company_event(computation_key: &str, domain: &str) -> Value {
     json!({
@@ -149,4 +202,17 @@ pub fn company_event(computation_key: &str, domain: &str) -> Value {
         "traits": {"company_domain": domain},
         "context": {"personas": {"computation_key": computation_key}},
     })
+}
+
+/// The multistatus nodes of the last batch, as JSON.
+pub fn multistatus_json<D: Destination>(t: &TestIntegration<D>) -> Vec<Value> {
+    t.multistatus()
+        .iter()
+        .map(|n| serde_json::to_value(n).expect("a node serialises"))
+        .collect()
+}
+
+/// What a caller sees of an error: its class, code, status and message.
+pub fn error_summary(e: &Error) -> (ErrorClass, Option<&str>, Option<u16>, &str) {
+    (e.class(), e.code(), e.status(), e.message())
 }
