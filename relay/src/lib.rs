@@ -1,0 +1,2 @@
+//! relay: durable delivery of events to destinations.
+pub mod config;
