@@ -450,23 +450,20 @@ impl Engine {
                 again(now.saturating_add(millis(delay)), true, reason)
             }
             Outcome::RateLimited { after, reason } => {
-                let due = self.pause_for(inst, started, now, reason, |p| {
+                let due = self.pause_for(inst, started, now, reason, true, |p| {
                     p.rate_streak += 1;
-                    let d = after.unwrap_or_else(|| self.backoff.ceiling(p.rate_streak));
-                    (d, true)
+                    after.unwrap_or_else(|| self.backoff.ceiling(p.rate_streak))
                 });
                 again(due, false, reason)
             }
             Outcome::RefreshThenRetry { reason } => {
-                let due = self.pause_for(inst, started, now, reason, |p| {
+                let due = self.pause_for(inst, started, now, reason, false, |p| {
                     p.propagation_streak += 1;
                     let exp = p.propagation_streak.saturating_sub(1).min(16);
-                    let d = self
-                        .retry
+                    self.retry
                         .propagation_delay
                         .saturating_mul(1 << exp)
-                        .min(self.retry.propagation_delay_max);
-                    (d, false)
+                        .min(self.retry.propagation_delay_max)
                 });
                 again(due, true, reason)
             }
@@ -490,24 +487,26 @@ impl Engine {
         }
     }
 
-    /// Pauses the instance (unless the attempt started before the current pause began: then it
-    /// only waits for that pause). `next` grows the streak and returns the delay and whether it
-    /// is a rate limit. Returns when the job is due again.
+    /// Pauses the instance — unless the attempt started before the current pause of the same
+    /// kind began: then it failed for that pause's reason and only waits for its end. `next`
+    /// grows the kind's streak and returns the delay. Returns when the job is due again.
     fn pause_for(
         &self,
         inst: &Instance,
         started: i64,
         now: i64,
         reason: &str,
-        next: impl FnOnce(&mut crate::instance::Pause) -> (Duration, bool),
+        rate_limit: bool,
+        next: impl FnOnce(&mut crate::instance::Pause) -> Duration,
     ) -> i64 {
         let mut p = inst.pause();
-        if started < p.started_ms {
+        if started <= p.started_ms && p.rate_limit == rate_limit {
             return p.until_ms.max(now);
         }
-        let (delay, rate_limit) = next(&mut p);
+        let delay = next(&mut p);
         p.started_ms = now;
-        p.until_ms = now.saturating_add(millis(delay));
+        p.rate_limit = rate_limit;
+        p.until_ms = p.until_ms.max(now.saturating_add(millis(delay)));
         p.reason = reason.to_string();
         let until_ms = p.until_ms;
         drop(p);
@@ -553,7 +552,7 @@ impl Engine {
         category: String,
         note: AttemptNote,
     ) -> Fate {
-        tracing::warn!(instance = %inst.id, message_id = %job.record.key.message_id, category = %category, reason = %note.reason, "dead-lettered");
+        tracing::info!(instance = %inst.id, message_id = %job.record.key.message_id, category = %category, reason = %note.reason, "dead-lettered");
         inst.count(|c| *c.dead.entry(category.clone()).or_default() += 1);
         Fate::Dead(Bury {
             id: job.id,

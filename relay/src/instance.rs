@@ -63,6 +63,8 @@ pub(crate) struct Pause {
     pub(crate) propagation_streak: u32,
     /// Why.
     pub(crate) reason: String,
+    /// Whether the last pause was a rate limit (else token propagation).
+    pub(crate) rate_limit: bool,
 }
 
 /// The tokens and settings objects of an instance; the token-refresh callback updates them.

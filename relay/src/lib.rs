@@ -25,8 +25,12 @@ pub mod config;
 mod engine;
 mod instance;
 pub mod queue;
+pub mod progress;
 pub mod schedule;
 mod summary;
+
+#[cfg(feature = "demo")]
+pub mod demo;
 
 
 use std::collections::BTreeMap;

@@ -26,6 +26,11 @@ use serde_json::Value;
 
 pub use embedded::EmbeddedQueue;
 
+/// The file name of the embedded store inside the store directory.
+pub fn embedded_file_name() -> &'static str {
+    embedded::FILE_NAME
+}
+
 /// A job's id, unique within its store.
 pub type JobId = u64;
 
