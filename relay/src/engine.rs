@@ -374,7 +374,10 @@ impl Engine {
         let note = |reason: &str, counted: bool| AttemptNote {
             at_ms: started,
             counted,
-            reason: reason.to_string(),
+            reason: match status {
+                Some(s) if !reason.contains(&s.to_string()) => format!("status {s}: {reason}"),
+                _ => reason.to_string(),
+            },
             status,
             response: response.clone(),
         };

@@ -104,6 +104,7 @@ pub struct EmbeddedQueue {
     handle: Handle,
     path: PathBuf,
     tx: Option<mpsc::UnboundedSender<Cmd>>,
+    writer: Option<std::thread::JoinHandle<()>>,
     /// Leased job ids; also the lock that orders lease reads after writer commits.
     leased: Arc<Mutex<HashSet<JobId>>>,
 }
@@ -159,7 +160,7 @@ impl EmbeddedQueue {
             window_ms: u64::try_from(ledger_window.as_millis()).unwrap_or(u64::MAX),
             now_ms,
         };
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("relay-store-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| open_err(e.to_string()))?;
@@ -167,6 +168,7 @@ impl EmbeddedQueue {
             handle: Handle::Write(db),
             path,
             tx: Some(tx),
+            writer: Some(writer),
             leased,
         })
     }
@@ -194,6 +196,7 @@ impl EmbeddedQueue {
             handle: Handle::Read(db),
             path,
             tx: None,
+            writer: None,
             leased: Arc::new(Mutex::new(HashSet::new())),
         })
     }
@@ -227,6 +230,17 @@ impl EmbeddedQueue {
         self.leased
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for EmbeddedQueue {
+    /// Stops the writer after it finished what was sent, so the file is closed (and can be
+    /// opened again) once the queue is dropped.
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
     }
 }
 
