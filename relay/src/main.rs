@@ -36,6 +36,9 @@ enum Command {
         /// How long in-flight attempts may finish after SIGTERM / ctrl-c.
         #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
         grace: Duration,
+        /// Most events in one attempt of a batch-capable action.
+        #[arg(long, default_value_t = relay::DEFAULT_BATCH_SIZE)]
+        batch_size: usize,
     },
     /// Queue depth, due and scheduled counts, oldest event age, dead letters by reason and
     /// pauses, per destination.
@@ -117,7 +120,8 @@ fn main() -> ExitCode {
                 config,
                 input,
                 grace,
-            } => run(&config, input.as_deref(), grace).await,
+                batch_size,
+            } => run(&config, input.as_deref(), grace, batch_size).await,
             Command::Status { config } => status(&config).await,
             Command::Dlq { config, command } => match config {
                 Some(config) => dlq(&config, command).await,
@@ -158,11 +162,17 @@ fn parse_line(n: usize, line: &str) -> Option<Result<Value, (String, String)>> {
     )
 }
 
-async fn run(config: &Path, input: Option<&str>, grace: Duration) -> Result<u8, String> {
+async fn run(
+    config: &Path,
+    input: Option<&str>,
+    grace: Duration,
+    batch_size: usize,
+) -> Result<u8, String> {
     let config = load(config)?;
     let relay = Arc::new(
         Relay::builder(config)
             .shutdown_grace(grace)
+            .batch_size(batch_size)
             .build()
             .await
             .map_err(err)?,
