@@ -147,7 +147,10 @@ mod tests {
         let (status, body) = error_details(&e);
         assert_eq!(status, Some(400));
         let body = body.unwrap();
-        assert!(!body.contains("AT-SECRET") && body.contains("bad"), "{body}");
+        assert!(
+            !body.contains("AT-SECRET") && body.contains("bad"),
+            "{body}"
+        );
         let long = "x".repeat(5000);
         assert_eq!(redacted(&long).chars().count(), MAX_BODY + 1);
     }

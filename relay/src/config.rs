@@ -128,7 +128,10 @@ pub struct RetryConfig {
     #[serde(default = "default_propagation_delay", deserialize_with = "duration")]
     pub propagation_delay: Duration,
     /// The cap of the growing propagation pause. Default 1m.
-    #[serde(default = "default_propagation_delay_max", deserialize_with = "duration")]
+    #[serde(
+        default = "default_propagation_delay_max",
+        deserialize_with = "duration"
+    )]
     pub propagation_delay_max: Duration,
 }
 
@@ -272,9 +275,10 @@ fn origins<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Origin>, D::Error> {
 }
 
 type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
+type EnvLookup = Box<dyn Fn(&str) -> Option<String>>;
 
 thread_local! {
-    static ENV: RefCell<Option<Box<dyn Fn(&str) -> Option<String>>>> = const { RefCell::new(None) };
+    static ENV: RefCell<Option<EnvLookup>> = const { RefCell::new(None) };
 }
 
 /// Replaces `${NAME}` by the environment variable (see the module docs).
@@ -295,11 +299,7 @@ fn interpolate(s: &str) -> Result<String, String> {
                 return Err(format!("unterminated `${{` in {s:?}"));
             };
             let name = &after[..end];
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return Err(format!("invalid variable name {name:?} in `${{…}}`"));
             }
             let value = ENV
@@ -321,14 +321,19 @@ fn interpolate(s: &str) -> Result<String, String> {
 
 fn path_buf<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
     let s = String::deserialize(d)?;
-    interpolate(&s).map(PathBuf::from).map_err(de::Error::custom)
+    interpolate(&s)
+        .map(PathBuf::from)
+        .map_err(de::Error::custom)
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     let s = interpolate(&s).map_err(de::Error::custom)?;
-    humantime::parse_duration(&s)
-        .map_err(|e| de::Error::custom(format!("invalid duration {s:?}: {e} (e.g. \"500ms\", \"4h\")")))
+    humantime::parse_duration(&s).map_err(|e| {
+        de::Error::custom(format!(
+            "invalid duration {s:?}: {e} (e.g. \"500ms\", \"4h\")"
+        ))
+    })
 }
 
 fn json<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
@@ -393,7 +398,11 @@ impl<'de> Visitor<'de> for JsonVisitor {
 /// The 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 impl Config {
@@ -422,14 +431,13 @@ impl Config {
         source_name: &str,
         env: EnvFn<'_>,
     ) -> Result<Config, ConfigError> {
-        let located = |span: Option<Range<usize>>, key: Option<String>, message: String| {
-            ConfigError {
+        let located =
+            |span: Option<Range<usize>>, key: Option<String>, message: String| ConfigError {
                 source_name: source_name.to_string(),
                 line: span.map(|s| line_of(text, s.start)),
                 key,
                 message,
-            }
-        };
+            };
         let de = toml::Deserializer::parse(text)
             .map_err(|e| located(e.span(), None, e.message().to_string()))?;
         // The environment is read through a thread-local while this thread deserializes.
@@ -558,8 +566,8 @@ fn collect_env(text: &str, env: EnvFn<'_>) -> Vec<(String, String)> {
 
 /// Accepts `http(s)://` URLs whose host is a loopback address (127.0.0.0/8, ::1, localhost).
 fn check_loopback(target: &str) -> Result<(), String> {
-    let url = url::Url::parse(target)
-        .map_err(|e| format!("target {target:?} is not a URL: {e}"))?;
+    let url =
+        url::Url::parse(target).map_err(|e| format!("target {target:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("target {target:?} must be an http or https URL"));
     }
@@ -716,7 +724,11 @@ mapping = { onMappingSave = { outputs = { id = "123456" } }, n = [1, 2.5, true] 
             "{e}"
         );
         let e = parse(&GOOD.replace("${DIR}", "${NOPE}")).unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("store.path")), "{e}");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("store.path")),
+            "{e}"
+        );
     }
 
     #[test]
@@ -740,8 +752,8 @@ mapping = { onMappingSave = { outputs = { id = "123456" } }, n = [1, 2.5, true] 
 
     #[test]
     fn origins_must_be_loopback() {
-        let e = parse(&GOOD.replace("http://127.0.0.1:9100", "https://evil.example.com"))
-            .unwrap_err();
+        let e =
+            parse(&GOOD.replace("http://127.0.0.1:9100", "https://evil.example.com")).unwrap_err();
         assert_eq!(e.line, Some(12), "{e}");
         assert_eq!(
             e.key.as_deref(),
@@ -764,7 +776,10 @@ mapping = { onMappingSave = { outputs = { id = "123456" } }, n = [1, 2.5, true] 
         let e = parse(&text).unwrap_err();
         assert!(e.message.contains("already the id"), "{e}");
         assert_eq!(e.key.as_deref(), Some("destinations[1].id"));
-        assert_eq!(e.line, Some(line_of(&text, text.rfind("id = \"li-conv\"").unwrap())));
+        assert_eq!(
+            e.line,
+            Some(line_of(&text, text.rfind("id = \"li-conv\"").unwrap()))
+        );
     }
 
     #[test]

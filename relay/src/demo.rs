@@ -101,7 +101,10 @@ pub fn faults() -> Vec<FaultRule> {
             }),
         ),
         // Latency.
-        FaultRule::new(selector("/rest/**"), Fault::Latency(Duration::from_millis(15))),
+        FaultRule::new(
+            selector("/rest/**"),
+            Fault::Latency(Duration::from_millis(15)),
+        ),
     ]
 }
 
@@ -161,10 +164,13 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
     let store = std::env::temp_dir().join(format!("relay-demo-{}", uuid::Uuid::new_v4()));
     let text = config_text(&sim.base_url(), &store.display().to_string());
     let config = Config::parse_with_env(&text, "demo.toml", &|_| None).map_err(RelayError::from)?;
-    let relay = Arc::new(Relay::builder(config)
+    let relay = Arc::new(
+        Relay::builder(config)
             .jitter_seed(seed)
             .batch_size(50)
-            .build().await?);
+            .build()
+            .await?,
+    );
     let audiences = conversions / 5;
     let now = chrono::Utc::now().timestamp_millis();
     println!(
@@ -190,8 +196,14 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
         items.push(Ok(audience(i)));
     }
     // Invalid: malformed lines, a conversion older than 90 days, one without any user id.
-    items.push(Err(("{\"type\": \"track\",".into(), "line 1: not valid JSON: EOF".into())));
-    items.push(Err(("not json at all".into(), "line 2: not valid JSON".into())));
+    items.push(Err((
+        "{\"type\": \"track\",".into(),
+        "line 1: not valid JSON: EOF".into(),
+    )));
+    items.push(Err((
+        "not json at all".into(),
+        "line 2: not valid JSON".into(),
+    )));
     let mut old = conversion(conversions, now);
     old["timestamp"] = json!(rfc3339(now - 200 * 86_400_000));
     items.push(Ok(old));
@@ -204,7 +216,10 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
     relay.accept_all(items).await?;
     relay.accept_all(second).await?;
     // Re-send some at once (still queued: the pending index catches them) …
-    let early: Vec<_> = (5..conversions).step_by(50).map(|i| Ok(conversion(i, now))).collect();
+    let early: Vec<_> = (5..conversions)
+        .step_by(50)
+        .map(|i| Ok(conversion(i, now)))
+        .collect();
     let mut resent_n = early.len();
     relay.accept_all(early).await?;
     // … and every tenth event later (most already delivered: the ledger catches them).

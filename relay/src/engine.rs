@@ -108,12 +108,15 @@ impl Engine {
             }
             let free = slots.available_permits();
             if free > 0 {
-                let want = if batching { free * self.batch_size } else { free };
+                let want = if batching {
+                    free * self.batch_size
+                } else {
+                    free
+                };
                 match self.queue.lease(&inst.id, now, want).await {
                     Ok(jobs) if !jobs.is_empty() => {
                         for group in self.group(&inst, jobs) {
-                            let (engine, inst, slots) =
-                                (self.clone(), inst.clone(), slots.clone());
+                            let (engine, inst, slots) = (self.clone(), inst.clone(), slots.clone());
                             tasks.spawn(async move {
                                 let Ok(_permit) = slots.acquire_owned().await else {
                                     return;
@@ -152,7 +155,10 @@ impl Engine {
         }
         // Stop: let in-flight attempts finish, bounded.
         let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.shutdown_grace, drain).await.is_err() {
+        if tokio::time::timeout(self.shutdown_grace, drain)
+            .await
+            .is_err()
+        {
             tracing::warn!(instance = %inst.id, "in-flight attempts did not finish in time; they will be retried after a restart");
             tasks.abort_all();
         }
@@ -411,7 +417,11 @@ impl Engine {
                     ),
                 );
             }
-            inst.count(|c| *c.retried.entry(classify::retry_category(outcome)).or_default() += 1);
+            inst.count(|c| {
+                *c.retried
+                    .entry(classify::retry_category(outcome))
+                    .or_default() += 1
+            });
             Fate::Again(Reschedule {
                 id: job.id,
                 due_ms: due,
@@ -612,7 +622,9 @@ impl Engine {
     }
 }
 
-fn multistatus(result: &Result<Vec<ResultEntry>, actions_core::Error>) -> Option<&[MultiStatusNode]> {
+fn multistatus(
+    result: &Result<Vec<ResultEntry>, actions_core::Error>,
+) -> Option<&[MultiStatusNode]> {
     result
         .as_ref()
         .ok()?

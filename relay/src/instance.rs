@@ -108,9 +108,10 @@ impl Settings {
             .base
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let oauth = base
-            .as_object_mut()
-            .map(|o| o.entry("oauth").or_insert_with(|| Value::Object(Map::new())));
+        let oauth = base.as_object_mut().map(|o| {
+            o.entry("oauth")
+                .or_insert_with(|| Value::Object(Map::new()))
+        });
         let Some(Value::Object(oauth)) = oauth else {
             return;
         };
@@ -119,7 +120,10 @@ impl Settings {
             Value::String(tokens.access_token.expose().to_string()),
         );
         if let Some(rt) = &tokens.refresh_token {
-            oauth.insert("refresh_token".into(), Value::String(rt.expose().to_string()));
+            oauth.insert(
+                "refresh_token".into(),
+                Value::String(rt.expose().to_string()),
+            );
         }
         let stored = token_members(oauth);
         let per_sub = build_per_sub(&base, &self.members);

@@ -24,14 +24,13 @@ pub mod classify;
 pub mod config;
 mod engine;
 mod instance;
-pub mod queue;
 pub mod progress;
+pub mod queue;
 pub mod schedule;
 mod summary;
 
 #[cfg(feature = "demo")]
 pub mod demo;
-
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -49,8 +48,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::engine::Engine;
-use crate::instance::{Instance, Settings, Sub};
 pub use crate::instance::Counters;
+use crate::instance::{Instance, Settings, Sub};
 use crate::queue::{
     DeadLetter, EmbeddedQueue, Enqueued, InstanceState, LedgerEntry, LedgerKey, NewJob, Queue,
     ReplayReport, Selection, StoreError,
@@ -231,10 +230,18 @@ async fn build_instance(
 ) -> Result<Instance, RelayError> {
     let d = &config.destinations[i];
     let entry = registry.get(&d.slug.value).map_err(|e| {
-        config.error_at(&d.slug.span, format!("destinations[{i}].slug"), e.to_string())
+        config.error_at(
+            &d.slug.span,
+            format!("destinations[{i}].slug"),
+            e.to_string(),
+        )
     })?;
     let info = entry.describe().map_err(|e| {
-        config.error_at(&d.slug.span, format!("destinations[{i}].slug"), e.to_string())
+        config.error_at(
+            &d.slug.span,
+            format!("destinations[{i}].slug"),
+            e.to_string(),
+        )
     })?;
     let mut origins = OriginOverrides::new();
     for o in &d.origins {
@@ -246,11 +253,14 @@ async fn build_instance(
         origins,
         ..RuntimeConfig::default()
     };
-    let runtime: Arc<dyn actions_core::AnyRuntime> = Arc::from(
-        entry
-            .build(runtime_config)
-            .map_err(|e| config.error_at(&d.slug.span, format!("destinations[{i}].slug"), e.to_string()))?,
-    );
+    let runtime: Arc<dyn actions_core::AnyRuntime> =
+        Arc::from(entry.build(runtime_config).map_err(|e| {
+            config.error_at(
+                &d.slug.span,
+                format!("destinations[{i}].slug"),
+                e.to_string(),
+            )
+        })?);
     let mut subs = Vec::new();
     let mut members = Vec::new();
     for (j, s) in d.subscriptions.iter().enumerate() {
@@ -283,7 +293,9 @@ async fn build_instance(
                         .error_at(
                             &s.partner_action.span,
                             key("subscribe"),
-                            format!("action {action:?} has no default subscription: set `subscribe`"),
+                            format!(
+                                "action {action:?} has no default subscription: set `subscribe`"
+                            ),
                         )
                         .into());
                 }
@@ -439,7 +451,7 @@ impl Relay {
         let mut out = self.accept_all(vec![Ok(event)]).await?;
         out.pop()
             .flatten()
-            .ok_or_else(|| RelayError::Store(StoreError::Closed))
+            .ok_or(RelayError::Store(StoreError::Closed))
     }
 
     /// Accepts many events in one durable step. `Err(reason)` items (input that is not an
@@ -534,11 +546,7 @@ impl Relay {
                 inst.wake();
             }
         }
-        let not_subscribed = out
-            .iter()
-            .flatten()
-            .filter(|a| a.not_subscribed())
-            .count() as u64;
+        let not_subscribed = out.iter().flatten().filter(|a| a.not_subscribed()).count() as u64;
         let mut extra = self
             .extra
             .lock()

@@ -276,7 +276,10 @@ fn open_for_reading(config: &Config) -> Result<Option<EmbeddedQueue>, String> {
 async fn status(config: &Path) -> Result<u8, String> {
     let config = load(config)?;
     let Some(queue) = open_for_reading(&config)? else {
-        println!("no store at {} yet: nothing accepted", config.store.path.display());
+        println!(
+            "no store at {} yet: nothing accepted",
+            config.store.path.display()
+        );
         return Ok(0);
     };
     let now = chrono::Utc::now().timestamp_millis();
@@ -292,7 +295,11 @@ async fn status(config: &Path) -> Result<u8, String> {
         }
     }
     for id in ids {
-        let name = if id.is_empty() { "(invalid input)" } else { &id };
+        let name = if id.is_empty() {
+            "(invalid input)"
+        } else {
+            &id
+        };
         let s = stats.get(&id).cloned().unwrap_or_default();
         println!("{name}");
         println!(
@@ -367,7 +374,8 @@ async fn dlq(config: &Path, command: DlqCommand) -> Result<u8, String> {
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no dead letter {id}"))?;
-            let event = serde_json::from_str::<Value>(&d.event).unwrap_or(Value::String(d.event.clone()));
+            let event =
+                serde_json::from_str::<Value>(&d.event).unwrap_or(Value::String(d.event.clone()));
             let out = serde_json::json!({
                 "id": d.id,
                 "instance": d.key.as_ref().map(|k| k.instance.clone()),

@@ -74,10 +74,11 @@ mod tests {
     #[test]
     fn the_ceiling_doubles_up_to_the_cap() {
         let b = Backoff::new(Duration::from_millis(500), Duration::from_secs(10), 1);
-        let ceilings: Vec<u64> = (1..=8)
-            .map(|n| b.ceiling(n).as_millis() as u64)
-            .collect();
-        assert_eq!(ceilings, [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
+        let ceilings: Vec<u64> = (1..=8).map(|n| b.ceiling(n).as_millis() as u64).collect();
+        assert_eq!(
+            ceilings,
+            [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]
+        );
         assert_eq!(b.ceiling(1000), Duration::from_secs(10));
     }
 
@@ -96,7 +97,10 @@ mod tests {
         // Full jitter: draws land in every quarter of [0, cap].
         for q in 0..4u32 {
             let (lo, hi) = (cap * q / 4, cap * (q + 1) / 4);
-            assert!(da.iter().any(|d| *d >= lo && *d < hi), "no draw in quarter {q}");
+            assert!(
+                da.iter().any(|d| *d >= lo && *d < hi),
+                "no draw in quarter {q}"
+            );
         }
     }
 }

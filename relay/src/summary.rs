@@ -162,7 +162,10 @@ mod tests {
         };
         let t = s.table();
         assert!(t.contains("li-conv"), "{t}");
-        let line = t.lines().find(|l| l.starts_with("  permanent 400")).unwrap();
+        let line = t
+            .lines()
+            .find(|l| l.starts_with("  permanent 400"))
+            .unwrap();
         assert!(line.ends_with(" 1"), "{t}");
         let line = t.lines().find(|l| l.starts_with("accepted")).unwrap();
         assert!(line.ends_with("10"), "{t}");

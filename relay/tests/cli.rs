@@ -94,11 +94,22 @@ async fn sigkill_at_several_points_loses_nothing_accepted() {
             kills += 1;
         }
     }
-    assert!(kills >= 3, "the child should have been killed mid-run ({kills})");
+    assert!(
+        kills >= 3,
+        "the child should have been killed mid-run ({kills})"
+    );
     // A last run finishes the work: everything delivered, exit 0.
-    let out = run(&config, &input, batch).wait_with_output().await.unwrap();
+    let out = run(&config, &input, batch)
+        .wait_with_output()
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dedup = sim.dedup_counts();
     let mut extra = 0;
     for i in 0..n {
@@ -108,7 +119,10 @@ async fn sigkill_at_several_points_loses_nothing_accepted() {
     }
     // At-least-once: only what was in flight at a kill may have gone twice.
     let bound = kills * in_flight * batch as u32;
-    assert!(extra <= bound, "{extra} duplicates, at most {bound} were in flight");
+    assert!(
+        extra <= bound,
+        "{extra} duplicates, at most {bound} were in flight"
+    );
 
     // status and dlq read the store of a finished run.
     let status = Command::new(BIN)
@@ -119,7 +133,10 @@ async fn sigkill_at_several_points_loses_nothing_accepted() {
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "{text}");
-    assert!(text.contains("li-conv") && text.contains("queue depth 0"), "{text}");
+    assert!(
+        text.contains("li-conv") && text.contains("queue depth 0"),
+        "{text}"
+    );
     assert!(text.contains(&format!("delivered (ledger) {n}")), "{text}");
     sim.shutdown().await;
 }
@@ -130,7 +147,11 @@ async fn malformed_lines_are_reported_by_number_and_dead_lettered() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &sim.base_url(), "");
     let input = dir.path().join("events.ndjson");
-    std::fs::write(&input, format!("{}\n{{not json\n{}\n", conversion(1), conversion(2))).unwrap();
+    std::fs::write(
+        &input,
+        format!("{}\n{{not json\n{}\n", conversion(1), conversion(2)),
+    )
+    .unwrap();
     let out = run(&config, &input, 10).wait_with_output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -145,7 +166,10 @@ async fn malformed_lines_are_reported_by_number_and_dead_lettered() {
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&list.stdout);
-    assert!(text.contains("invalid input") && text.contains("line 2"), "{text}");
+    assert!(
+        text.contains("invalid input") && text.contains("line 2"),
+        "{text}"
+    );
     let id = text.split_whitespace().next().unwrap().to_string();
     let show = Command::new(BIN)
         .args(["dlq", "show", &id, "--config"])
@@ -176,7 +200,10 @@ async fn config_errors_exit_1_and_name_the_key_and_line() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("relay.toml:5:") && stderr.contains("max_tries"), "{stderr}");
+    assert!(
+        stderr.contains("relay.toml:5:") && stderr.contains("max_tries"),
+        "{stderr}"
+    );
     let help = Command::new(BIN).arg("--help").output().await.unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     for cmd in ["run", "status", "dlq", "demo"] {

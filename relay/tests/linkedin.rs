@@ -73,11 +73,18 @@ async fn a_65601_burst_across_32_in_flight_events_costs_one_refresh() {
         1,
     )
     .await;
-    let events: Vec<_> = (0..32).map(|i| Ok(conversion(&format!("burst-{i}")))).collect();
+    let events: Vec<_> = (0..32)
+        .map(|i| Ok(conversion(&format!("burst-{i}"))))
+        .collect();
     r.accept_all(events).await.unwrap();
     let s = r.run_until_idle().await.unwrap();
     let state = sim.state();
-    assert_eq!(state.refresh_requests.len(), 1, "{:?}", state.refresh_requests);
+    assert_eq!(
+        state.refresh_requests.len(),
+        1,
+        "{:?}",
+        state.refresh_requests
+    );
     let c = &s.instances[0].counters;
     assert_eq!(c.delivered, 32);
     assert_eq!(c.token_refreshes, 1);
@@ -124,7 +131,11 @@ async fn a_refreshed_token_is_stored_and_used_after_a_restart() {
     let s = r.run_until_idle().await.unwrap();
     assert_eq!(s.instances[0].counters.delivered, 1);
     let state = sim.state();
-    assert_eq!(state.refresh_requests.len(), 1, "no second refresh after the restart");
+    assert_eq!(
+        state.refresh_requests.len(),
+        1,
+        "no second refresh after the restart"
+    );
     let last = state
         .requests_to(RouteKind::ConversionEventCreate)
         .last()
@@ -151,7 +162,10 @@ async fn a_rejected_refresh_token_halts_the_destination_and_loses_nothing() {
     assert_eq!(s.held(), 2);
     assert_eq!(s.exit_code(), 3);
     let why = s.instances[0].halted.clone().unwrap();
-    assert!(why.contains("REFRESH_TOKEN_EXPIRED") || why.to_lowercase().contains("refresh"), "{why}");
+    assert!(
+        why.contains("REFRESH_TOKEN_EXPIRED") || why.to_lowercase().contains("refresh"),
+        "{why}"
+    );
     assert!(s.table().contains("HALTED"));
     r.shutdown().await;
     let state = r.queue().instance_state("li-conv").await.unwrap().unwrap();

@@ -24,7 +24,10 @@ async fn retry_after_in_seconds_is_honoured() {
     let g = gaps("ra-secs");
     assert_eq!(g.len(), 1);
     // max(full jitter of at most 1 s, 30 s)
-    assert!(g[0] >= Duration::from_secs(30) && g[0] < Duration::from_secs(31), "{g:?}");
+    assert!(
+        g[0] >= Duration::from_secs(30) && g[0] < Duration::from_secs(31),
+        "{g:?}"
+    );
     r.shutdown().await;
 }
 
@@ -58,7 +61,11 @@ async fn x_ratelimit_reset_pauses_the_instance_and_429s_use_no_attempt() {
     assert_eq!((c.delivered, c.dead.len()), (2, 0), "{c:?}");
     assert_eq!(c.rate_limit_pauses, 5);
     let calls = calls("xrl");
-    let m1: Vec<_> = calls.iter().filter(|c| c.1 == ["m1"]).map(|c| c.0).collect();
+    let m1: Vec<_> = calls
+        .iter()
+        .filter(|c| c.1 == ["m1"])
+        .map(|c| c.0)
+        .collect();
     assert_eq!(m1.len(), 6);
     for w in m1.windows(2) {
         assert!(w[1] - w[0] >= Duration::from_secs(45), "{:?}", w[1] - w[0]);
@@ -113,7 +120,10 @@ async fn backoff_is_full_jitter_over_a_capped_exponential_with_the_seed() {
         let diff = got.abs_diff(*want);
         assert!(diff < Duration::from_millis(5), "{g:?} vs {want:?}");
     }
-    assert!(g.iter().all(|d| *d <= Duration::from_secs(4)), "capped: {g:?}");
+    assert!(
+        g.iter().all(|d| *d <= Duration::from_secs(4)),
+        "capped: {g:?}"
+    );
     r.shutdown().await;
 }
 
@@ -141,7 +151,10 @@ async fn permanent_failures_are_dead_lettered_at_once_with_the_redacted_answer()
     assert_eq!(d.last_status, Some(400));
     assert_eq!(d.attempts, 1);
     let body = d.last_response.clone().unwrap();
-    assert!(body.contains("bad field") && !body.contains("AT-LEAK"), "{body}");
+    assert!(
+        body.contains("bad field") && !body.contains("AT-LEAK"),
+        "{body}"
+    );
     assert!(d.first_attempt_ms.is_some() && d.last_attempt_ms.is_some());
     assert!(d.event.contains("\"m1\""));
     r.shutdown().await;
@@ -151,11 +164,7 @@ async fn permanent_failures_are_dead_lettered_at_once_with_the_redacted_answer()
 async fn exhausted_budgets_dead_letter_with_the_last_reason() {
     let dir = tempfile::tempdir().unwrap();
     script("tries", "m1", (0..10).map(|_| fail(503)).collect());
-    script(
-        "tries",
-        "m2",
-        vec![fail_with(503, "retry-after", "3600")],
-    );
+    script("tries", "m2", vec![fail_with(503, "retry-after", "3600")]);
     let r = relay(config(
         dir.path(),
         "tries",
@@ -174,7 +183,10 @@ async fn exhausted_budgets_dead_letter_with_the_last_reason() {
             .clone()
     };
     let m1 = by("m1");
-    assert_eq!((m1.category.as_str(), m1.attempts), ("attempts exhausted", 3));
+    assert_eq!(
+        (m1.category.as_str(), m1.attempts),
+        ("attempts exhausted", 3)
+    );
     assert!(m1.reason.contains("503"), "{}", m1.reason);
     let m2 = by("m2");
     assert_eq!((m2.category.as_str(), m2.attempts), ("max age exceeded", 1));
@@ -199,7 +211,10 @@ async fn a_partial_batch_retries_only_the_failed_items() {
     let counters = &s.instances[0].counters;
     assert_eq!(counters.delivered, 3);
     let dead: Vec<_> = counters.dead.keys().collect();
-    assert!(dead.len() == 1 && dead[0].starts_with("permanent 400"), "{dead:?}");
+    assert!(
+        dead.len() == 1 && dead[0].starts_with("permanent 400"),
+        "{dead:?}"
+    );
     r.shutdown().await;
 }
 
@@ -244,8 +259,14 @@ async fn malformed_input_is_dead_lettered_with_its_line_and_never_stops_the_run(
     assert_eq!(s.invalid, 2);
     assert_eq!(s.instances[0].counters.delivered, 2);
     let dl = r.dead_letters().await.unwrap();
-    assert!(dl.iter().any(|d| d.reason.contains("line 2") && d.event == "{nope"));
-    assert!(dl.iter().all(|d| d.category == "invalid input" && d.key.is_none()));
+    assert!(
+        dl.iter()
+            .any(|d| d.reason.contains("line 2") && d.event == "{nope")
+    );
+    assert!(
+        dl.iter()
+            .all(|d| d.category == "invalid input" && d.key.is_none())
+    );
     r.shutdown().await;
 }
 

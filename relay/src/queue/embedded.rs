@@ -288,7 +288,9 @@ impl<'t> Tables<'t> {
     fn insert_job(&mut self, id: JobId, rec: &JobRecord) -> Result<(), StoreError> {
         let bytes = encode(rec)?;
         let w = io("write job");
-        self.jobs.insert(id, bytes.as_slice()).map_err(|e| w(e.into()))?;
+        self.jobs
+            .insert(id, bytes.as_slice())
+            .map_err(|e| w(e.into()))?;
         self.due
             .insert((rec.key.instance.as_str(), ms(rec.due_ms), id), ())
             .map_err(|e| w(e.into()))?;
@@ -446,8 +448,7 @@ impl<'t> Tables<'t> {
             let (Some(key), Some(sub)) = (letter.key.clone(), letter.sub) else {
                 report.kept.push((
                     id,
-                    "not an event of a destination (malformed input): fix and send it again"
-                        .into(),
+                    "not an event of a destination (malformed input): fix and send it again".into(),
                 ));
                 continue;
             };
@@ -658,12 +659,7 @@ impl Queue for EmbeddedQueue {
         }
     }
 
-    async fn lease(
-        &self,
-        instance: &str,
-        now_ms: i64,
-        max: usize,
-    ) -> Result<Vec<Job>, StoreError> {
+    async fn lease(&self, instance: &str, now_ms: i64, max: usize) -> Result<Vec<Job>, StoreError> {
         if max == 0 {
             return Ok(Vec::new());
         }

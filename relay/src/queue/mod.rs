@@ -323,8 +323,7 @@ pub trait Queue: Send + Sync + 'static {
     /// Leases up to `max` jobs of `instance` that are due at `now_ms` (earliest first). A
     /// leased job is not leased again until it is completed, rescheduled, released or buried —
     /// or the process ends (then it is due again: at-least-once).
-    async fn lease(&self, instance: &str, now_ms: i64, max: usize)
-    -> Result<Vec<Job>, StoreError>;
+    async fn lease(&self, instance: &str, now_ms: i64, max: usize) -> Result<Vec<Job>, StoreError>;
 
     /// When the earliest job of `instance` that is not leased is due.
     async fn next_due(&self, instance: &str) -> Result<Option<i64>, StoreError>;

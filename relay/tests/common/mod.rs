@@ -7,8 +7,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use actions_core::prelude::*;
 use actions_core::action::{MultiStatusEntry, MultiStatusResponse};
+use actions_core::prelude::*;
 use destination_registry::{Registry, entry};
 use relay::Relay;
 use relay::config::Config;
