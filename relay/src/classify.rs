@@ -10,7 +10,7 @@ use actions_core::{Error, Outcome};
 use serde_json::Value;
 
 /// Longest response body kept in a dead letter or the ledger.
-const MAX_BODY: usize = 2000;
+pub const MAX_BODY: usize = 2000;
 
 /// Classifies one attempt (see [`Outcome::of_result`]).
 pub fn outcome(result: &Result<Vec<ResultEntry>, Error>) -> Outcome {
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(permanent_category(Some(404), Some("404")), "permanent 404");
         assert_eq!(
             retry_category(&Outcome::of_error(&Error::timeout(10))),
-            "status 408"
+            "TimeoutError"
         );
         assert!(is_credential_failure(Some(codes::REFRESH_TOKEN_EXPIRED)));
         assert!(!is_credential_failure(Some("INVALID_AUTHENTICATION")));

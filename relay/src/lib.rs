@@ -22,7 +22,7 @@
 
 pub mod classify;
 pub mod config;
-mod engine;
+pub mod engine;
 mod instance;
 pub mod progress;
 pub mod queue;
