@@ -9,46 +9,27 @@ use std::time::Duration;
 use actions_testkit::linkedin_sim::{LinkedInSim, SimConfig};
 use relay::Relay;
 use relay::config::Config;
-use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = LinkedInSim::start(SimConfig::default()).await?;
     let store = tempfile::tempdir()?;
-    let base = sim.base_url();
-    let config = Config::parse_with_env(
-        &format!(
-            r#"
-[store]
-path = "{}"
-
-[[destinations]]
-id = "li-conv"
-slug = "linkedin-conversions"
-origins = {{ "https://api.linkedin.com" = "{base}", "https://www.linkedin.com" = "{base}" }}
-[destinations.settings]
-oauth = {{ access_token = "sim-access-token", refresh_token = "sim-refresh-token" }}
-[[destinations.subscriptions]]
-partnerAction = "streamConversion"
-mapping = {{ onMappingSave = {{ outputs = {{ id = "9001" }} }} }}
-"#,
-            store.path().display()
-        ),
-        "embed.toml",
-        &|name| std::env::var(name).ok(),
-    )?;
+    // The conversions instance of the demo, pointed at the simulator.
+    let text = relay::demo::conversions_config(
+        &store.path().display().to_string(),
+        "",
+        &sim.base_url(),
+        16,
+    );
+    let config = Config::parse_with_env(&text, "embed.toml", &|name| std::env::var(name).ok())?;
     let relay = Relay::from_config(config).await?;
 
     // The pipeline: a producer sends events; relay takes each one durably.
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         for i in 0..100 {
-            let at = chrono::Utc::now() - chrono::Duration::minutes(5);
-            let event = json!({
-                "type": "track", "event": "Order Completed", "messageId": format!("embed-{i}"),
-                "timestamp": at.to_rfc3339(), "traits": {"email": format!("e{i}@example.com")},
-                "properties": {"revenue": 5, "currency": "USD"}
-            });
+            let now = chrono::Utc::now().timestamp_millis();
+            let event = relay::demo::conversion_event(&format!("embed-{i}"), now);
             if tx.send(event).await.is_err() {
                 break;
             }

@@ -11,15 +11,10 @@ use actions_testkit::linkedin_sim::{LinkedInSim, SimConfig};
 use relay::Relay;
 use relay::config::Config;
 use relay::queue::{EmbeddedQueue, LedgerKey, NewJob, Queue};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn conversion(i: usize) -> Value {
-    let at = chrono::Utc::now() - chrono::Duration::minutes(5);
-    json!({
-        "type": "track", "event": "Order Completed", "messageId": format!("tp-{i}"),
-        "timestamp": at.to_rfc3339(), "traits": {"email": format!("t{i}@example.com")},
-        "properties": {"revenue": 5, "currency": "USD"}
-    })
+    relay::demo::conversion_event(&format!("tp-{i}"), chrono::Utc::now().timestamp_millis())
 }
 
 fn job(i: usize) -> NewJob {
@@ -89,27 +84,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. End to end: accept and deliver to the simulator (no faults), batches of 200.
     let sim = LinkedInSim::start(SimConfig::default()).await?;
     let dir3 = tempfile::tempdir()?;
-    let base = sim.base_url();
-    let config = Config::parse_with_env(
-        &format!(
-            r#"
-[store]
-path = "{}"
-[[destinations]]
-id = "li-conv"
-slug = "linkedin-conversions"
-origins = {{ "https://api.linkedin.com" = "{base}", "https://www.linkedin.com" = "{base}" }}
-[destinations.settings]
-oauth = {{ access_token = "sim-access-token", refresh_token = "sim-refresh-token" }}
-[[destinations.subscriptions]]
-partnerAction = "streamConversion"
-mapping = {{ onMappingSave = {{ outputs = {{ id = "9001" }} }} }}
-"#,
-            dir3.path().display()
-        ),
-        "throughput.toml",
-        &|_| None,
-    )?;
+    let text = relay::demo::conversions_config(
+        &dir3.path().display().to_string(),
+        "",
+        &sim.base_url(),
+        32,
+    );
+    let config = Config::parse_with_env(&text, "throughput.toml", &|_| None)?;
     let relay = Relay::from_config(config).await?;
     let start = Instant::now();
     let events: Vec<_> = (0..n).map(|i| Ok(conversion(i))).collect();

@@ -28,22 +28,15 @@ pub enum DemoError {
     Relay(#[from] RelayError),
 }
 
-/// The demo's configuration for a simulator at `base`, with its store in `store`.
-pub fn config_text(base: &str, store: &str) -> String {
+/// The `[[destinations]]` table of a LinkedIn Conversions instance `li-conv` whose LinkedIn is
+/// the simulator at `base` (rule 9001, the simulator's tokens), subscribed to `Order Completed`.
+pub fn conversions_destination(base: &str, max_in_flight: usize) -> String {
     format!(
         r#"
-[store]
-path = "{store}"
-
-[retry]
-initial_backoff = "200ms"
-max_backoff = "5s"
-propagation_delay = "2s"
-propagation_delay_max = "8s"
-
 [[destinations]]
 id = "li-conv"
 slug = "linkedin-conversions"
+max_in_flight = {max_in_flight}
 origins = {{ "https://api.linkedin.com" = "{base}", "https://www.linkedin.com" = "{base}" }}
 [destinations.settings]
 client_id = "sim-conv-client-id"
@@ -53,7 +46,24 @@ oauth = {{ access_token = "sim-access-token", refresh_token = "sim-refresh-token
 partnerAction = "streamConversion"
 subscribe = 'type = "track" and event = "Order Completed"'
 mapping = {{ onMappingSave = {{ outputs = {{ id = "9001" }} }} }}
+"#
+    )
+}
 
+/// A configuration with the store at `store`, `retry` lines and the conversions instance of
+/// [`conversions_destination`].
+pub fn conversions_config(store: &str, retry: &str, base: &str, max_in_flight: usize) -> String {
+    format!(
+        "[store]\npath = \"{store}\"\n\n[retry]\n{retry}\n{}",
+        conversions_destination(base, max_in_flight)
+    )
+}
+
+/// The demo's configuration for a simulator at `base`, with its store in `store`.
+pub fn config_text(base: &str, store: &str) -> String {
+    let retry = "initial_backoff = \"200ms\"\nmax_backoff = \"5s\"\npropagation_delay = \"2s\"\npropagation_delay_max = \"8s\"";
+    format!(
+        r#"{}
 [[destinations]]
 id = "li-aud"
 slug = "linkedin-audiences"
@@ -65,7 +75,8 @@ send_google_advertising_id = false
 oauth = {{ access_token = "sim-access-token", refresh_token = "sim-refresh-token", clientId = "sim-client-id", clientSecret = "sim-client-secret" }}
 [[destinations.subscriptions]]
 partnerAction = "updateAudience"
-"#
+"#,
+        conversions_config(store, retry, base, 32)
     )
 }
 
@@ -112,17 +123,23 @@ fn selector(s: &str) -> RouteSelector {
     RouteSelector::parse(s).unwrap_or(RouteSelector::Any)
 }
 
-/// A conversion event.
-pub fn conversion(i: usize, now_ms: i64) -> Value {
+/// A conversion event (`Order Completed` an hour before `now_ms`, with an email) with this
+/// `messageId`.
+pub fn conversion_event(message_id: &str, now_ms: i64) -> Value {
     json!({
         "type": "track",
         "event": "Order Completed",
-        "messageId": format!("conv-{i}"),
+        "messageId": message_id,
         "timestamp": rfc3339(now_ms - 3_600_000),
-        "userId": format!("user-{i}"),
-        "traits": {"email": format!("buyer{i}@example.com")},
-        "properties": {"revenue": 10 + (i % 90), "currency": "USD"}
+        "userId": format!("user-{message_id}"),
+        "traits": {"email": format!("{message_id}@example.com")},
+        "properties": {"revenue": 10 + (message_id.len() % 90), "currency": "USD"}
     })
+}
+
+/// The demo's `i`-th conversion (`conv-{i}`).
+pub fn conversion(i: usize, now_ms: i64) -> Value {
+    conversion_event(&format!("conv-{i}"), now_ms)
 }
 
 /// An "Audience Entered" event.

@@ -6,31 +6,17 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use actions_testkit::linkedin_sim::{Fault, FaultRule, LinkedInSim, RouteKind, SimConfig};
+use relay::demo;
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_relay");
 
 fn write_config(dir: &Path, base: &str, extra: &str) -> std::path::PathBuf {
+    let store = dir.join("store").display().to_string();
     let text = format!(
-        r#"
-[store]
-path = "{store}"
-{extra}
-[[destinations]]
-id = "li-conv"
-slug = "linkedin-conversions"
-max_in_flight = 2
-origins = {{ "https://api.linkedin.com" = "{base}", "https://www.linkedin.com" = "{base}" }}
-[destinations.settings]
-client_id = "sim-conv-client-id"
-client_secret = "sim-conv-client-secret"
-oauth = {{ access_token = "sim-access-token", refresh_token = "sim-refresh-token" }}
-[[destinations.subscriptions]]
-partnerAction = "streamConversion"
-subscribe = 'type = "track"'
-mapping = {{ onMappingSave = {{ outputs = {{ id = "9001" }} }} }}
-"#,
-        store = dir.join("store").display()
+        "{}{}",
+        extra,
+        demo::conversions_config(&store, "", base, 2).replacen("[retry]\n", "", 1)
     );
     let path = dir.join("relay.toml");
     std::fs::write(&path, text).unwrap();
@@ -38,13 +24,7 @@ mapping = {{ onMappingSave = {{ outputs = {{ id = "9001" }} }} }}
 }
 
 fn conversion(i: usize) -> String {
-    let at = chrono::Utc::now() - chrono::Duration::hours(1);
-    serde_json::json!({
-        "type": "track", "event": "Order Completed", "messageId": format!("crash-{i}"),
-        "timestamp": at.to_rfc3339(), "traits": {"email": format!("c{i}@example.com")},
-        "properties": {"revenue": 1, "currency": "USD"}
-    })
-    .to_string()
+    demo::conversion_event(&format!("crash-{i}"), chrono::Utc::now().timestamp_millis()).to_string()
 }
 
 fn run(config: &Path, input: &Path, batch: usize) -> tokio::process::Child {
@@ -201,7 +181,7 @@ async fn config_errors_exit_1_and_name_the_key_and_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("relay.toml:5:") && stderr.contains("max_tries"),
+        stderr.contains("relay.toml:2:") && stderr.contains("max_tries"),
         "{stderr}"
     );
     let help = Command::new(BIN).arg("--help").output().await.unwrap();

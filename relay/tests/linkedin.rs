@@ -5,46 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actions_testkit::linkedin_sim::{Lag, LinkedInSim, RouteKind, SimConfig};
-use relay::Relay;
 use relay::config::Config;
-use serde_json::{Value, json};
+use relay::{Relay, demo};
+use serde_json::Value;
 
 fn config(store: &std::path::Path, base: &str, retry: &str, max_in_flight: usize) -> Config {
-    let text = format!(
-        r#"
-[store]
-path = "{store}"
-
-[retry]
-{retry}
-
-[[destinations]]
-id = "li-conv"
-slug = "linkedin-conversions"
-max_in_flight = {max_in_flight}
-origins = {{ "https://api.linkedin.com" = "{base}", "https://www.linkedin.com" = "{base}" }}
-[destinations.settings]
-client_id = "sim-conv-client-id"
-client_secret = "sim-conv-client-secret"
-oauth = {{ access_token = "sim-access-token", refresh_token = "sim-refresh-token" }}
-[[destinations.subscriptions]]
-partnerAction = "streamConversion"
-subscribe = 'type = "track"'
-mapping = {{ onMappingSave = {{ outputs = {{ id = "9001" }} }} }}
-"#,
-        store = store.display()
-    );
+    let text = demo::conversions_config(&store.display().to_string(), retry, base, max_in_flight);
     Config::parse_with_env(&text, "test.toml", &|_| None).unwrap()
 }
 
 fn conversion(id: &str) -> Value {
-    let at = chrono::Utc::now() - chrono::Duration::hours(1);
-    json!({
-        "type": "track", "event": "Order Completed", "messageId": id,
-        "timestamp": at.to_rfc3339(),
-        "traits": {"email": format!("{id}@example.com")},
-        "properties": {"revenue": 10, "currency": "USD"}
-    })
+    demo::conversion_event(id, chrono::Utc::now().timestamp_millis())
 }
 
 async fn relay_for(config: Config, batch: usize) -> Relay {
