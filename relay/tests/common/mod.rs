@@ -110,6 +110,19 @@ pub struct Payload {
     pub id: String,
 }
 
+/// One event: the script's next answer for its id.
+fn perform_one(input: &ExecuteInput<'_, Settings, Payload>) -> Result<Option<Value>, Error> {
+    let ids = vec![input.payload.id.clone()];
+    match next(&input.settings.script, &ids).remove(0) {
+        Answer::Ok => Ok(Some(json!({"id": format!("created-{}", ids[0])}))),
+        Answer::Fail {
+            status,
+            headers,
+            body,
+        } => Err(to_error(status, headers, body)),
+    }
+}
+
 struct Send;
 
 #[async_trait]
@@ -123,15 +136,7 @@ impl Action<Settings> for Send {
         _client: &RequestClient,
         input: ExecuteInput<'_, Settings, Payload>,
     ) -> Result<Option<Value>, Error> {
-        let ids = vec![input.payload.id.clone()];
-        match next(&input.settings.script, &ids).remove(0) {
-            Answer::Ok => Ok(Some(json!({"id": format!("created-{}", ids[0])}))),
-            Answer::Fail {
-                status,
-                headers,
-                body,
-            } => Err(to_error(status, headers, body)),
-        }
+        perform_one(&input)
     }
 }
 
@@ -149,15 +154,7 @@ impl Action<Settings> for SendBatch {
         _client: &RequestClient,
         input: ExecuteInput<'_, Settings, Payload>,
     ) -> Result<Option<Value>, Error> {
-        let ids = vec![input.payload.id.clone()];
-        match next(&input.settings.script, &ids).remove(0) {
-            Answer::Ok => Ok(Some(json!({}))),
-            Answer::Fail {
-                status,
-                headers,
-                body,
-            } => Err(to_error(status, headers, body)),
-        }
+        perform_one(&input)
     }
     fn supports_batch(&self) -> bool {
         true
