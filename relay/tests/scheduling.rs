@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{Answer, calls, config, fail, fail_with, relay, script, track};
+use common::{Answer, builder, calls, config, fail, fail_with, relay, script, track};
 use relay::queue::Selection;
 use relay::schedule::Backoff;
 
@@ -294,5 +294,47 @@ async fn dead_letters_replay_with_a_fresh_budget_and_purge() {
     assert_eq!(left.len(), 1);
     assert_eq!(r.purge(Selection::All).await.unwrap(), 1);
     assert!(r.dead_letters().await.unwrap().is_empty());
+    r.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_lets_in_flight_attempts_finish_within_the_grace_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    script("grace", "quick", vec![Answer::Slow(Duration::from_secs(2))]);
+    script(
+        "grace",
+        "stuck",
+        vec![Answer::Slow(Duration::from_secs(600))],
+    );
+    let cfg = || {
+        let mut c = config(dir.path(), "grace", "send", "");
+        c.destinations[0].max_in_flight = 2;
+        c
+    };
+    let r = builder(cfg())
+        .shutdown_grace(Duration::from_secs(5))
+        .build()
+        .await
+        .unwrap();
+    r.accept(track("quick")).await.unwrap();
+    r.accept(track("stuck")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(calls("grace").len(), 2, "both in flight");
+    let start = tokio::time::Instant::now();
+    r.shutdown().await;
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    let c = r.counters();
+    assert_eq!(c["dest"].delivered, 1, "the quick one finished");
+    drop(r);
+    // The stuck one was not lost: a restart delivers it (the script now answers at once).
+    let r = relay(cfg()).await;
+    let s = r.run_until_idle().await.unwrap();
+    assert_eq!(s.instances[0].counters.delivered, 1);
+    let stuck = calls("grace").iter().filter(|c| c.1 == ["stuck"]).count();
+    assert_eq!(stuck, 2);
     r.shutdown().await;
 }

@@ -105,6 +105,7 @@ pub struct EmbeddedQueue {
     path: PathBuf,
     tx: Option<mpsc::UnboundedSender<Cmd>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    commits: Arc<std::sync::atomic::AtomicU64>,
     /// Leased job ids; also the lock that orders lease reads after writer commits.
     leased: Arc<Mutex<HashSet<JobId>>>,
 }
@@ -153,8 +154,10 @@ impl EmbeddedQueue {
             txn.commit().map_err(|e| open_err(e.to_string()))?;
         }
         let leased = Arc::new(Mutex::new(HashSet::new()));
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = Writer {
+            commits: commits.clone(),
             db: db.clone(),
             leased: leased.clone(),
             window_ms: u64::try_from(ledger_window.as_millis()).unwrap_or(u64::MAX),
@@ -169,6 +172,7 @@ impl EmbeddedQueue {
             path,
             tx: Some(tx),
             writer: Some(writer),
+            commits,
             leased,
         })
     }
@@ -197,8 +201,15 @@ impl EmbeddedQueue {
             path,
             tx: None,
             writer: None,
+            commits: Arc::default(),
             leased: Arc::new(Mutex::new(HashSet::new())),
         })
+    }
+
+    /// Write transactions committed since the store was opened (each holds every command that
+    /// was waiting: group commits).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The store file.
@@ -527,6 +538,7 @@ fn apply_note(rec: &mut JobRecord, note: super::AttemptNote) {
 }
 
 struct Writer {
+    commits: Arc<std::sync::atomic::AtomicU64>,
     db: Arc<Database>,
     leased: Arc<Mutex<HashSet<JobId>>>,
     window_ms: u64,
@@ -636,6 +648,8 @@ impl Writer {
             t.prune_ledger(ms(now).saturating_sub(self.window_ms))?;
         }
         txn.commit().map_err(|e| w(e.into()))?;
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(replies)
     }
 }
@@ -853,5 +867,104 @@ impl Queue for EmbeddedQueue {
             out.entry(k.value().to_string()).or_default();
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{AttemptNote, LedgerEntry};
+
+    fn job(id: &str) -> NewJob {
+        NewJob {
+            key: LedgerKey {
+                instance: "i".into(),
+                action: "a".into(),
+                message_id: id.into(),
+            },
+            sub: 0,
+            event: format!("{{\"messageId\":\"{id}\"}}"),
+            accepted_ms: 1000,
+            due_ms: 1000,
+        }
+    }
+
+    fn open(dir: &Path) -> Arc<EmbeddedQueue> {
+        Arc::new(EmbeddedQueue::open(dir, Duration::from_secs(60), Arc::new(|| 5000)).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_accepts_share_commits_and_are_durable_on_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = open(dir.path());
+        let before = q.commits();
+        let tasks: Vec<_> = (0..400)
+            .map(|i| {
+                let q = q.clone();
+                tokio::spawn(async move { q.enqueue(vec![job(&format!("m{i}"))]).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(matches!(t.await.unwrap().unwrap()[0], Enqueued::Queued(_)));
+        }
+        let commits = q.commits() - before;
+        assert!(
+            commits < 400,
+            "{commits} commits for 400 accepts: not grouped"
+        );
+        drop(q);
+        // Everything is there after reopening.
+        let q = open(dir.path());
+        let leased = q.lease("i", 2000, 1000).await.unwrap();
+        assert_eq!(leased.len(), 400);
+    }
+
+    #[tokio::test]
+    async fn leases_are_exclusive_and_the_ledger_dedups() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = open(dir.path());
+        let r = q.enqueue(vec![job("a"), job("b"), job("a")]).await.unwrap();
+        assert!(matches!(r[2], Enqueued::AlreadyQueued(_)));
+        assert_eq!(q.lease("i", 999, 10).await.unwrap().len(), 0, "not due yet");
+        let first = q.lease("i", 1000, 1).await.unwrap();
+        let second = q.lease("i", 1000, 10).await.unwrap();
+        assert_eq!((first.len(), second.len()), (1, 1));
+        assert_ne!(first[0].id, second[0].id);
+        assert_eq!(q.next_due("i").await.unwrap(), None);
+        let entry = LedgerEntry {
+            outcome: "delivered".into(),
+            status: Some(201),
+            response: None,
+            created_id: Some("x".into()),
+            at_ms: 5000,
+            attempts: 1,
+        };
+        q.complete(vec![Completion {
+            id: first[0].id,
+            entry: entry.clone(),
+        }])
+        .await
+        .unwrap();
+        q.reschedule(vec![Reschedule {
+            id: second[0].id,
+            due_ms: 9000,
+            note: Some(AttemptNote {
+                at_ms: 5000,
+                counted: true,
+                reason: "busy".into(),
+                status: Some(503),
+                response: None,
+            }),
+        }])
+        .await
+        .unwrap();
+        assert_eq!(q.next_due("i").await.unwrap(), Some(9000));
+        let delivered = &first[0].record.key;
+        assert_eq!(q.ledger(delivered).await.unwrap(), Some(entry));
+        let again = q.enqueue(vec![job(&delivered.message_id)]).await.unwrap();
+        assert!(matches!(again[0], Enqueued::AlreadyDelivered(_)));
+        let later = q.lease("i", 9000, 10).await.unwrap();
+        assert_eq!(later[0].record.attempts, 1);
+        assert_eq!(later[0].record.last_status, Some(503));
     }
 }

@@ -19,6 +19,8 @@ use tokio::time::Instant;
 #[derive(Clone, Debug)]
 pub enum Answer {
     Ok,
+    /// Deliver after this long.
+    Slow(std::time::Duration),
     Fail {
         status: u16,
         headers: Vec<(String, String)>,
@@ -111,10 +113,14 @@ pub struct Payload {
 }
 
 /// One event: the script's next answer for its id.
-fn perform_one(input: &ExecuteInput<'_, Settings, Payload>) -> Result<Option<Value>, Error> {
+async fn perform_one(input: &ExecuteInput<'_, Settings, Payload>) -> Result<Option<Value>, Error> {
     let ids = vec![input.payload.id.clone()];
     match next(&input.settings.script, &ids).remove(0) {
         Answer::Ok => Ok(Some(json!({"id": format!("created-{}", ids[0])}))),
+        Answer::Slow(d) => {
+            tokio::time::sleep(d).await;
+            Ok(Some(json!({"id": format!("created-{}", ids[0])})))
+        }
         Answer::Fail {
             status,
             headers,
@@ -136,7 +142,7 @@ impl Action<Settings> for Send {
         _client: &RequestClient,
         input: ExecuteInput<'_, Settings, Payload>,
     ) -> Result<Option<Value>, Error> {
-        perform_one(&input)
+        perform_one(&input).await
     }
 }
 
@@ -154,7 +160,7 @@ impl Action<Settings> for SendBatch {
         _client: &RequestClient,
         input: ExecuteInput<'_, Settings, Payload>,
     ) -> Result<Option<Value>, Error> {
-        perform_one(&input)
+        perform_one(&input).await
     }
     fn supports_batch(&self) -> bool {
         true
@@ -171,7 +177,7 @@ impl Action<Settings> for SendBatch {
             ms.set_at(
                 i,
                 match a {
-                    Answer::Ok => MultiStatusEntry::Success {
+                    Answer::Ok | Answer::Slow(_) => MultiStatusEntry::Success {
                         status: 200,
                         sent: None,
                         body: Some(json!({"id": format!("created-{}", ids[i])})),
@@ -231,12 +237,11 @@ partnerAction = "{action}"
 }
 
 pub async fn relay(config: Config) -> Relay {
-    Relay::builder(config)
-        .registry(registry())
-        .jitter_seed(11)
-        .build()
-        .await
-        .unwrap()
+    builder(config).build().await.unwrap()
+}
+
+pub fn builder(config: Config) -> relay::RelayBuilder {
+    Relay::builder(config).registry(registry()).jitter_seed(11)
 }
 
 pub fn track(id: &str) -> Value {
