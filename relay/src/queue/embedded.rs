@@ -967,4 +967,46 @@ mod tests {
         assert_eq!(later[0].record.attempts, 1);
         assert_eq!(later[0].record.last_status, Some(503));
     }
+
+    #[tokio::test]
+    async fn the_ledger_forgets_after_its_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Arc::new(std::sync::atomic::AtomicI64::new(5000));
+        let clock = now.clone();
+        let q = EmbeddedQueue::open(
+            dir.path(),
+            Duration::from_secs(1),
+            Arc::new(move || clock.load(std::sync::atomic::Ordering::SeqCst)),
+        )
+        .unwrap();
+        q.enqueue(vec![job("w")]).await.unwrap();
+        let leased = q.lease("i", 5000, 1).await.unwrap();
+        let entry = LedgerEntry {
+            outcome: "delivered".into(),
+            status: None,
+            response: None,
+            created_id: None,
+            at_ms: 5000,
+            attempts: 1,
+        };
+        q.complete(vec![Completion {
+            id: leased[0].id,
+            entry,
+        }])
+        .await
+        .unwrap();
+        now.store(5900, std::sync::atomic::Ordering::SeqCst);
+        let r = q.enqueue(vec![job("w")]).await.unwrap();
+        assert!(
+            matches!(r[0], Enqueued::AlreadyDelivered(_)),
+            "inside the window"
+        );
+        now.store(6500, std::sync::atomic::Ordering::SeqCst);
+        q.enqueue(vec![job("other")]).await.unwrap(); // a commit prunes
+        let r = q.enqueue(vec![job("w")]).await.unwrap();
+        assert!(
+            matches!(r[0], Enqueued::Queued(_)),
+            "forgotten after the window"
+        );
+    }
 }
