@@ -115,13 +115,27 @@ impl Engine {
                 };
                 match self.queue.lease(&inst.id, now, want).await {
                     Ok(jobs) if !jobs.is_empty() => {
-                        for group in self.group(&inst, jobs) {
-                            let (engine, inst, slots) = (self.clone(), inst.clone(), slots.clone());
+                        // A slot per attempt before it starts: at most `max_in_flight`
+                        // attempts are sent at once, and nothing more is leased meanwhile.
+                        let mut groups = self.group(&inst, jobs).into_iter();
+                        while let Some(group) = groups.next() {
+                            let permit = tokio::select! {
+                                p = slots.clone().acquire_owned() => p.ok(),
+                                _ = stop.changed() => None,
+                            };
+                            let Some(permit) = permit else {
+                                // Stopping: what did not start goes back unchanged.
+                                let ids = std::iter::once(group)
+                                    .chain(groups.by_ref())
+                                    .flat_map(|(_, jobs)| jobs.into_iter().map(|j| j.id))
+                                    .collect();
+                                self.write(&inst, self.queue.release(ids).await);
+                                break;
+                            };
+                            let (engine, inst) = (self.clone(), inst.clone());
                             tasks.spawn(async move {
-                                let Ok(_permit) = slots.acquire_owned().await else {
-                                    return;
-                                };
                                 engine.attempt(&inst, group.0, group.1).await;
+                                drop(permit);
                             });
                         }
                         continue;
