@@ -63,8 +63,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "accept, one event per call, 256 concurrent callers: {n} events in {secs:.2} s = {:.0} events/s (each durable on return)",
-        n as f64 / secs
+        "accept, one event per call, 256 concurrent callers: {n} events in {secs:.2} s = {:.0} events/s (each durable on return), {} commits",
+        n as f64 / secs,
+        q.commits()
     );
     // The same, in chunks of 500 per call (NDJSON input does this).
     let dir2 = tempfile::tempdir()?;
