@@ -1,0 +1,790 @@
+//! The configuration file (TOML). It is a contract: tools outside the project write it, so key
+//! names never change; new keys are optional.
+//!
+//! * Unknown keys are an error naming the key and its line.
+//! * `${NAME}` in any string is replaced by the environment variable `NAME` (a missing variable is
+//!   an error naming it, the key and the line); `$${` writes a literal `${`.
+//! * Durations are humantime (`"500ms"`, `"4h"`, `"7days"`).
+//!
+//! ```
+//! use relay::config::Config;
+//!
+//! let text = r#"
+//! [store]
+//! path = "relay-data"
+//!
+//! [[destinations]]
+//! id = "li-conv"
+//! slug = "linkedin-conversions"
+//! [destinations.settings]
+//! oauth = { access_token = "${TOKEN}" }
+//! [[destinations.subscriptions]]
+//! partnerAction = "streamConversion"
+//! subscribe = 'type = "track"'
+//! "#;
+//! let env = |name: &str| (name == "TOKEN").then(|| "t-1".to_string());
+//! let config = Config::parse_with_env(text, "relay.toml", &env)?;
+//! assert_eq!(config.retry.max_attempts, 8);
+//! assert_eq!(config.destinations[0].settings["oauth"]["access_token"], "t-1");
+//!
+//! let err = Config::parse_with_env("[store]\npath = \"x\"\ncolour = 1\n", "relay.toml", &env)
+//!     .unwrap_err();
+//! assert_eq!(err.line, Some(3));
+//! assert!(err.to_string().contains("colour"));
+//! # Ok::<(), relay::config::ConfigError>(())
+//! ```
+
+use std::cell::RefCell;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+/// A configuration error: where (file, line, key) and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file (or another name of the source).
+    pub source_name: String,
+    /// The 1-based line, when known.
+    pub line: Option<usize>,
+    /// The key (`destinations[0].settings.oauth.access_token`), when known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source_name)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "`{key}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[retry]` (every key optional).
+    pub retry: RetryConfig,
+    /// `[[destinations]]`.
+    pub destinations: Vec<DestinationConfig>,
+    /// The text and name the configuration was read from (for error lines).
+    pub origin: Option<Source>,
+}
+
+/// Where a configuration came from: its name and text.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The file name.
+    pub name: String,
+    /// The text.
+    pub text: Arc<str>,
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The store directory (created if missing); relative paths are relative to the working
+    /// directory.
+    #[serde(deserialize_with = "path_buf")]
+    pub path: PathBuf,
+    /// How long the idempotency ledger remembers a delivered event (default 7 days).
+    #[serde(default = "default_ledger_window", deserialize_with = "duration")]
+    pub ledger_window: Duration,
+}
+
+/// `[retry]`: the delivery budget and the backoff schedule.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts that count (a 429 does not count). Default 8.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The longest an event is retried, counted from its acceptance. Default 4h.
+    #[serde(default = "default_max_age", deserialize_with = "duration")]
+    pub max_age: Duration,
+    /// The first backoff (before jitter). Default 1s.
+    #[serde(default = "default_initial_backoff", deserialize_with = "duration")]
+    pub initial_backoff: Duration,
+    /// The largest backoff (before jitter). Default 10m.
+    #[serde(default = "default_max_backoff", deserialize_with = "duration")]
+    pub max_backoff: Duration,
+    /// The pause of a destination instance after a token-propagation answer (LinkedIn 65601).
+    /// Default 5s; doubles on repeats up to `propagation_delay_max`.
+    #[serde(default = "default_propagation_delay", deserialize_with = "duration")]
+    pub propagation_delay: Duration,
+    /// The cap of the growing propagation pause. Default 1m.
+    #[serde(
+        default = "default_propagation_delay_max",
+        deserialize_with = "duration"
+    )]
+    pub propagation_delay_max: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: default_max_attempts(),
+            max_age: default_max_age(),
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+            propagation_delay: default_propagation_delay(),
+            propagation_delay_max: default_propagation_delay_max(),
+        }
+    }
+}
+
+fn default_ledger_window() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_max_age() -> Duration {
+    Duration::from_secs(4 * 3600)
+}
+fn default_initial_backoff() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_propagation_delay() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_propagation_delay_max() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_max_in_flight() -> usize {
+    32
+}
+
+/// `[[destinations]]`: one destination instance.
+#[derive(Clone, Debug)]
+pub struct DestinationConfig {
+    /// The instance id: unique; used by the ledger, dead letters and status.
+    pub id: Str,
+    /// A registry slug (crate slug or definition slug).
+    pub slug: Str,
+    /// Origin overrides (`"https://api.linkedin.com" = "http://127.0.0.1:9100"`); loopback
+    /// targets only.
+    pub origins: Vec<Origin>,
+    /// Exactly the settings object `on_event` takes, `oauth` included.
+    pub settings: Value,
+    /// The subscriptions, as Segment stores them.
+    pub subscriptions: Vec<SubscriptionConfig>,
+    /// Most attempts of this instance running at once (`max_in_flight`, default 32).
+    pub max_in_flight: usize,
+}
+
+/// One origin override, from `origins = { ORIGIN = TARGET }`.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    /// The partner origin (`https://api.linkedin.com`).
+    pub origin: String,
+    /// The loopback target.
+    pub target: Str,
+}
+
+/// `[[destinations.subscriptions]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    /// The action key.
+    #[serde(rename = "partnerAction")]
+    pub partner_action: Str,
+    /// The subscription query (FQL); the action's default subscription when absent.
+    #[serde(default)]
+    pub subscribe: Option<Str>,
+    /// The mapping, merged over the action's default mapping.
+    #[serde(default = "empty_object", deserialize_with = "json")]
+    pub mapping: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// A string value with its place in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Str {
+    /// The value (`${VAR}` replaced).
+    pub value: String,
+    /// Byte range in the file.
+    pub span: Range<usize>,
+}
+
+impl Str {
+    /// A value without a place (configurations built in code).
+    pub fn new(value: impl Into<String>) -> Self {
+        Str {
+            value: value.into(),
+            span: 0..0,
+        }
+    }
+}
+
+impl fmt::Display for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+impl<'de> Deserialize<'de> for Str {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = toml::Spanned::<String>::deserialize(d)?;
+        let span = s.span();
+        let value = interpolate(s.get_ref()).map_err(de::Error::custom)?;
+        Ok(Str { value, span })
+    }
+}
+
+/// Reads `origins = { ORIGIN = TARGET }` into a list (keys interpolated too).
+fn origins<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Origin>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<Origin>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a table of origin = loopback URL")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(origin) = map.next_key::<String>()? {
+                let target: Str = map.next_value()?;
+                let origin = interpolate(&origin).map_err(de::Error::custom)?;
+                out.push(Origin { origin, target });
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V)
+}
+
+type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
+type EnvLookup = Box<dyn Fn(&str) -> Option<String>>;
+
+thread_local! {
+    static ENV: RefCell<Option<EnvLookup>> = const { RefCell::new(None) };
+}
+
+/// Replaces `${NAME}` by the environment variable (see the module docs).
+fn interpolate(s: &str) -> Result<String, String> {
+    if !s.contains('$') {
+        return Ok(s.to_string());
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("$${") {
+            out.push_str("${");
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("${") {
+            let Some(end) = after.find('}') else {
+                return Err(format!("unterminated `${{` in {s:?}"));
+            };
+            let name = &after[..end];
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(format!("invalid variable name {name:?} in `${{…}}`"));
+            }
+            let value = ENV
+                .with(|env| env.borrow().as_ref().map(|f| f(name)))
+                .unwrap_or_else(|| std::env::var(name).ok());
+            match value {
+                Some(v) => out.push_str(&v),
+                None => return Err(format!("environment variable {name} is not set")),
+            }
+            rest = &after[end + 1..];
+        } else {
+            out.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn path_buf<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    let s = String::deserialize(d)?;
+    interpolate(&s)
+        .map(PathBuf::from)
+        .map_err(de::Error::custom)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    let s = interpolate(&s).map_err(de::Error::custom)?;
+    humantime::parse_duration(&s).map_err(|e| {
+        de::Error::custom(format!(
+            "invalid duration {s:?}: {e} (e.g. \"500ms\", \"4h\")"
+        ))
+    })
+}
+
+fn json<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    JsonSeed.deserialize(d)
+}
+
+/// Deserializes any TOML value into JSON, interpolating every string.
+struct JsonSeed;
+
+impl<'de> DeserializeSeed<'de> for JsonSeed {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a TOML value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom(format!("{v} cannot be represented in JSON")))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        interpolate(v).map(Value::String).map_err(E::custom)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(JsonSeed)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(JsonSeed)?;
+            // A TOML date-time arrives as a one-member table; keep it as its text.
+            if k == "$__toml_private_datetime" {
+                return Ok(v);
+            }
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// The 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+impl Config {
+    /// Reads and parses a configuration file (`${VAR}` from the process environment).
+    ///
+    /// # Errors
+    /// The file cannot be read, or [`Config::parse_with_env`] fails.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: name.clone(),
+            line: None,
+            key: None,
+            message: format!("cannot read the configuration: {e}"),
+        })?;
+        Config::parse_with_env(&text, &name, &|n| std::env::var(n).ok())
+    }
+
+    /// Parses a configuration, reading `${VAR}` through `env`.
+    ///
+    /// # Errors
+    /// Invalid TOML, an unknown key, a wrong type, a missing variable, an invalid duration, a
+    /// non-loopback origin target, a duplicate instance id: the error names the key and line.
+    pub fn parse_with_env(
+        text: &str,
+        source_name: &str,
+        env: EnvFn<'_>,
+    ) -> Result<Config, ConfigError> {
+        let located =
+            |span: Option<Range<usize>>, key: Option<String>, message: String| ConfigError {
+                source_name: source_name.to_string(),
+                line: span.map(|s| line_of(text, s.start)),
+                key,
+                message,
+            };
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| located(e.span(), None, e.message().to_string()))?;
+        // The environment is read through a thread-local while this thread deserializes.
+        let owned: Vec<(String, String)> = collect_env(text, env);
+        ENV.with(|cell| {
+            *cell.borrow_mut() = Some(Box::new(move |name: &str| {
+                owned
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            }))
+        });
+        let parsed: Result<RawConfig, _> = serde_path_to_error::deserialize(de);
+        ENV.with(|cell| *cell.borrow_mut() = None);
+        let raw = parsed.map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let key = (path != "." && !path.is_empty()).then_some(path);
+            located(inner.span(), key, inner.message().to_string())
+        })?;
+        let mut config = raw.into_config();
+        config.origin = Some(Source {
+            name: source_name.to_string(),
+            text: Arc::from(text),
+        });
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// An error about `key` at `span` of this configuration's file.
+    pub fn error_at(&self, span: &Range<usize>, key: String, message: String) -> ConfigError {
+        let (name, line) = match &self.origin {
+            Some(src) if span.end > 0 => (src.name.clone(), Some(line_of(&src.text, span.start))),
+            Some(src) => (src.name.clone(), None),
+            None => ("configuration".to_string(), None),
+        };
+        ConfigError {
+            source_name: name,
+            line,
+            key: Some(key),
+            message,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.retry.max_attempts == 0 {
+            return Err(self.error_at(
+                &(0..0),
+                "retry.max_attempts".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if self.retry.initial_backoff > self.retry.max_backoff {
+            return Err(self.error_at(
+                &(0..0),
+                "retry.initial_backoff".into(),
+                format!(
+                    "{} is larger than retry.max_backoff ({})",
+                    humantime::format_duration(self.retry.initial_backoff),
+                    humantime::format_duration(self.retry.max_backoff)
+                ),
+            ));
+        }
+        for (i, d) in self.destinations.iter().enumerate() {
+            if d.id.value.is_empty() {
+                return Err(self.error_at(
+                    &d.id.span,
+                    format!("destinations[{i}].id"),
+                    "must not be empty".into(),
+                ));
+            }
+            if let Some(j) = self.destinations[..i]
+                .iter()
+                .position(|o| o.id.value == d.id.value)
+            {
+                return Err(self.error_at(
+                    &d.id.span,
+                    format!("destinations[{i}].id"),
+                    format!(
+                        "{:?} is already the id of destinations[{j}]; instance ids must be unique",
+                        d.id.value
+                    ),
+                ));
+            }
+            if d.max_in_flight == 0 {
+                return Err(self.error_at(
+                    &d.id.span,
+                    format!("destinations[{i}].max_in_flight"),
+                    "must be at least 1".into(),
+                ));
+            }
+            if !d.settings.is_object() {
+                return Err(self.error_at(
+                    &d.id.span,
+                    format!("destinations[{i}].settings"),
+                    "must be a table".into(),
+                ));
+            }
+            for o in &d.origins {
+                let key = format!("destinations[{i}].origins.{:?}", o.origin);
+                check_loopback(&o.target.value)
+                    .map_err(|m| self.error_at(&o.target.span, key, m))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The variables the text names (`${NAME}`), read once through `env`.
+fn collect_env(text: &str, env: EnvFn<'_>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        let after = &rest[at + 2..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        if !out.iter().any(|(k, _)| k == name)
+            && let Some(v) = env(name)
+        {
+            out.push((name.to_string(), v));
+        }
+        rest = &after[end..];
+    }
+    out
+}
+
+/// Accepts `http(s)://` URLs whose host is a loopback address (127.0.0.0/8, ::1, localhost).
+fn check_loopback(target: &str) -> Result<(), String> {
+    let url =
+        url::Url::parse(target).map_err(|e| format!("target {target:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("target {target:?} must be an http or https URL"));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if loopback {
+        Ok(())
+    } else {
+        Err(format!(
+            "target {target:?} is not a loopback address (only 127.0.0.0/8, [::1] and localhost \
+             are allowed: origin overrides exist for simulators and tests)"
+        ))
+    }
+}
+
+/// The file's shape; `origins` is read through its table form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    store: StoreConfig,
+    #[serde(default)]
+    retry: RetryConfig,
+    #[serde(default)]
+    destinations: Vec<RawDestination>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDestination {
+    id: Str,
+    slug: Str,
+    #[serde(default, deserialize_with = "origins")]
+    origins: Vec<Origin>,
+    #[serde(default = "empty_object", deserialize_with = "json")]
+    settings: Value,
+    #[serde(default)]
+    subscriptions: Vec<SubscriptionConfig>,
+    #[serde(default = "default_max_in_flight")]
+    max_in_flight: usize,
+}
+
+impl RawConfig {
+    fn into_config(self) -> Config {
+        Config {
+            store: self.store,
+            retry: self.retry,
+            destinations: self
+                .destinations
+                .into_iter()
+                .map(|d| DestinationConfig {
+                    id: d.id,
+                    slug: d.slug,
+                    origins: d.origins,
+                    settings: d.settings,
+                    subscriptions: d.subscriptions,
+                    max_in_flight: d.max_in_flight,
+                })
+                .collect(),
+            origin: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "LI_TOKEN" => Some("tok-1".into()),
+            "DIR" => Some("/tmp/r".into()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse_with_env(text, "relay.toml", &env)
+    }
+
+    const GOOD: &str = r#"
+[store]
+path = "${DIR}/data"
+
+[retry]
+max_attempts = 5
+max_age = "2h"
+
+[[destinations]]
+id = "li-conv"
+slug = "linkedin-conversions"
+origins = { "https://api.linkedin.com" = "http://127.0.0.1:9100" }
+
+[destinations.settings]
+oauth = { access_token = "${LI_TOKEN}", refresh_token = "plain", note = "cost: $5, literal $${X}" }
+
+[[destinations.subscriptions]]
+partnerAction = "streamConversion"
+subscribe = 'type = "track"'
+mapping = { onMappingSave = { outputs = { id = "123456" } }, n = [1, 2.5, true] }
+"#;
+
+    #[test]
+    fn reads_every_key_and_interpolates() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.store.path, PathBuf::from("/tmp/r/data"));
+        assert_eq!(c.store.ledger_window, Duration::from_secs(7 * 86400));
+        assert_eq!(c.retry.max_attempts, 5);
+        assert_eq!(c.retry.max_age, Duration::from_secs(7200));
+        assert_eq!(c.retry.initial_backoff, Duration::from_secs(1));
+        assert_eq!(c.retry.max_backoff, Duration::from_secs(600));
+        let d = &c.destinations[0];
+        assert_eq!(d.id.value, "li-conv");
+        assert_eq!(d.origins[0].origin, "https://api.linkedin.com");
+        assert_eq!(d.origins[0].target.value, "http://127.0.0.1:9100");
+        assert_eq!(d.settings["oauth"]["access_token"], "tok-1");
+        assert_eq!(d.settings["oauth"]["note"], "cost: $5, literal ${X}");
+        let s = &d.subscriptions[0];
+        assert_eq!(s.partner_action.value, "streamConversion");
+        assert_eq!(
+            s.mapping,
+            serde_json::json!({"onMappingSave": {"outputs": {"id": "123456"}}, "n": [1, 2.5, true]})
+        );
+        assert_eq!(line_of(GOOD, d.id.span.start), 10);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_line() {
+        let text = GOOD.replace("max_age = \"2h\"", "max_age = \"2h\"\nmax_tries = 3");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.line, Some(8), "{e}");
+        assert_eq!(e.key.as_deref(), Some("retry.max_tries"), "{e}");
+        assert!(e.message.contains("unknown field `max_tries`"), "{e}");
+        assert!(e.to_string().starts_with("relay.toml:8: "), "{e}");
+
+        let text = GOOD.replace("partnerAction", "partner_action");
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("partner_action"), "{e}");
+        assert_eq!(e.line, Some(18), "{e}");
+    }
+
+    #[test]
+    fn missing_variables_name_the_variable_key_and_line() {
+        let text = GOOD.replace("${LI_TOKEN}", "${LI_SECRET}");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.line, Some(15), "{e}");
+        assert!(e.message.contains("LI_SECRET"), "{e}");
+        assert_eq!(
+            e.key.as_deref(),
+            Some("destinations[0].settings.oauth.access_token"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("${DIR}", "${NOPE}")).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("store.path")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_durations_name_the_key() {
+        let e = parse(&GOOD.replace("max_attempts = 5", "max_attempts = \"five\"")).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(6), Some("retry.max_attempts")),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("\"2h\"", "\"2 fortnights\"")).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(7), Some("retry.max_age")),
+            "{e}"
+        );
+        assert!(e.message.contains("2 fortnights"), "{e}");
+        let e = parse("[retry]\nmax_attempts = 1\n").unwrap_err();
+        assert!(e.message.contains("store"), "{e}");
+    }
+
+    #[test]
+    fn origins_must_be_loopback() {
+        let e =
+            parse(&GOOD.replace("http://127.0.0.1:9100", "https://evil.example.com")).unwrap_err();
+        assert_eq!(e.line, Some(12), "{e}");
+        assert_eq!(
+            e.key.as_deref(),
+            Some("destinations[0].origins.\"https://api.linkedin.com\"")
+        );
+        assert!(e.message.contains("loopback"), "{e}");
+        for ok in ["http://localhost:1", "http://127.9.9.9", "http://[::1]:80"] {
+            parse(&GOOD.replace("http://127.0.0.1:9100", ok)).unwrap();
+        }
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused_with_the_line() {
+        let second = GOOD
+            .split("[[destinations]]")
+            .nth(1)
+            .map(|s| format!("[[destinations]]{s}"))
+            .unwrap();
+        let text = format!("{GOOD}\n{second}");
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("already the id"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("destinations[1].id"));
+        assert_eq!(
+            e.line,
+            Some(line_of(&text, text.rfind("id = \"li-conv\"").unwrap()))
+        );
+    }
+
+    #[test]
+    fn toml_syntax_errors_have_a_line() {
+        let e = parse("[store]\npath = \n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+}

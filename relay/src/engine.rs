@@ -1,0 +1,647 @@
+//! The delivery engine: one scheduler task per destination instance leases due jobs from the
+//! [`Queue`] (whatever backend), runs attempts through the runtime (bounded by the instance's
+//! `max_in_flight`), and acts on each attempt's [`Outcome`]:
+//!
+//! | outcome | relay does |
+//! |---|---|
+//! | `Delivered`, `Skipped` | ledger + remove (one step) |
+//! | `Retry{after}` | counts the attempt; next at max(full-jitter backoff, `after`) |
+//! | `RateLimited{after}` | pauses the whole instance until `after` (or the backoff); the attempt does not count |
+//! | `RefreshThenRetry` | pauses the whole instance for the propagation delay (growing on repeats, capped); counts |
+//! | `Permanent` | dead letter at once (credential failures halt the instance instead) |
+//! | `Partial` | each event by its own outcome: only the failed ones are retried |
+//!
+//! Budget: an event is dead-lettered when its counted attempts reach `max_attempts` or its next
+//! attempt would fall after `accepted + max_age`. An attempt that started before the current
+//! pause began does not extend or grow the pause (it failed for the same reason).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actions_core::Outcome;
+use actions_core::action::{MultiStatusNode, ResultEntry};
+use actions_core::context::Clock;
+use serde_json::Value;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::classify;
+use crate::config::RetryConfig;
+use crate::instance::Instance;
+use crate::queue::{
+    AttemptNote, Bury, Completion, InstanceState, Job, LedgerEntry, Queue, Reschedule,
+};
+use crate::schedule::Backoff;
+
+/// Shared by the schedulers and the [`Relay`](crate::Relay) handle.
+pub(crate) struct Engine {
+    pub(crate) queue: Arc<dyn Queue>,
+    pub(crate) instances: Vec<Arc<Instance>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) backoff: Backoff,
+    pub(crate) retry: RetryConfig,
+    pub(crate) batch_size: usize,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) stop: watch::Sender<bool>,
+    /// Notified whenever a scheduler publishes its idle state.
+    pub(crate) progress: Notify,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn until(now_ms: i64, at_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(at_ms.saturating_sub(now_ms)).unwrap_or(0))
+}
+
+/// One job's fate after an attempt.
+enum Fate {
+    Done(Completion),
+    Again(Reschedule),
+    Dead(Bury),
+    /// The instance halted: the job goes back untouched.
+    Hold(u64),
+}
+
+impl Engine {
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// The scheduler of one instance; returns when the engine stops (after in-flight attempts
+    /// finished or the grace period ran out).
+    pub(crate) async fn run_instance(self: Arc<Self>, inst: Arc<Instance>) {
+        let slots = Arc::new(Semaphore::new(inst.max_in_flight));
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let mut stop = self.stop.subscribe();
+        let batching = inst.subs.iter().any(|s| s.batch);
+        loop {
+            while tasks.try_join_next().is_some() {}
+            if *stop.borrow() {
+                break;
+            }
+            let generation = inst.generation.load(Ordering::SeqCst);
+            if inst.halted().is_some() {
+                self.publish(&inst, generation, tasks.is_empty());
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                    _ = inst.notify.notified() => {}
+                }
+                continue;
+            }
+            let now = self.now_ms();
+            let paused_until = inst.pause().until_ms;
+            if paused_until > now {
+                self.publish(&inst, generation, false);
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    _ = tokio::time::sleep(until(now, paused_until)) => {}
+                }
+                continue;
+            }
+            let free = slots.available_permits();
+            if free > 0 {
+                let want = if batching {
+                    free * self.batch_size
+                } else {
+                    free
+                };
+                match self.queue.lease(&inst.id, now, want).await {
+                    Ok(jobs) if !jobs.is_empty() => {
+                        // A slot per attempt before it starts: at most `max_in_flight`
+                        // attempts are sent at once, and nothing more is leased meanwhile.
+                        let mut groups = self.group(&inst, jobs).into_iter();
+                        while let Some(group) = groups.next() {
+                            let permit = tokio::select! {
+                                p = slots.clone().acquire_owned() => p.ok(),
+                                _ = stop.changed() => None,
+                            };
+                            let Some(permit) = permit else {
+                                // Stopping: what did not start goes back unchanged.
+                                let ids = std::iter::once(group)
+                                    .chain(groups.by_ref())
+                                    .flat_map(|(_, jobs)| jobs.into_iter().map(|j| j.id))
+                                    .collect();
+                                self.write(&inst, self.queue.release(ids).await);
+                                break;
+                            };
+                            let (engine, inst) = (self.clone(), inst.clone());
+                            tasks.spawn(async move {
+                                engine.attempt(&inst, group.0, group.1).await;
+                                drop(permit);
+                            });
+                        }
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(instance = %inst.id, error = %e, "lease failed");
+                        tokio::select! {
+                            _ = stop.changed() => {}
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+            let next = match self.queue.next_due(&inst.id).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(instance = %inst.id, error = %e, "reading the queue failed");
+                    Some(now + 1000)
+                }
+            };
+            self.publish(&inst, generation, next.is_none() && tasks.is_empty());
+            let wait = next.map(|at| until(self.now_ms(), at));
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = inst.notify.notified() => {}
+                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() && free > 0 => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        // Stop: let in-flight attempts finish, bounded.
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.shutdown_grace, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!(instance = %inst.id, "in-flight attempts did not finish in time; they will be retried after a restart");
+            tasks.abort_all();
+        }
+        let state = inst.settings.state.borrow().clone();
+        if let Err(e) = self.queue.put_instance_state(&inst.id, state).await {
+            tracing::error!(instance = %inst.id, error = %e, "saving the instance state failed");
+        }
+        self.publish(&inst, inst.generation.load(Ordering::SeqCst), true);
+    }
+
+    fn publish(&self, inst: &Instance, generation: u64, idle: bool) {
+        let changed = inst.idle.send_if_modified(|v| {
+            let new = (generation, idle);
+            let changed = *v != new;
+            *v = new;
+            changed
+        });
+        if changed {
+            self.progress.notify_waiters();
+        }
+    }
+
+    /// Groups leased jobs into attempts: batches per subscription for batch actions, single
+    /// events otherwise.
+    fn group(&self, inst: &Instance, jobs: Vec<Job>) -> Vec<(usize, Vec<Job>)> {
+        let mut by_sub: Vec<Vec<Job>> = (0..inst.subs.len()).map(|_| Vec::new()).collect();
+        let mut out = Vec::new();
+        for job in jobs {
+            let i = self.sub_of(inst, &job);
+            match by_sub.get_mut(i) {
+                Some(v) => v.push(job),
+                None => out.push((i, vec![job])),
+            }
+        }
+        for (i, jobs) in by_sub.into_iter().enumerate() {
+            if jobs.is_empty() {
+                continue;
+            }
+            let batch = inst.subs.get(i).is_some_and(|s| s.batch);
+            if batch {
+                let mut jobs = jobs;
+                while !jobs.is_empty() {
+                    let rest = jobs.split_off(jobs.len().min(self.batch_size));
+                    out.push((i, jobs));
+                    jobs = rest;
+                }
+            } else {
+                out.extend(jobs.into_iter().map(|j| (i, vec![j])));
+            }
+        }
+        out
+    }
+
+    /// The subscription a job belongs to: its index when the action there is still the job's,
+    /// else the first subscription of the same action; `usize::MAX` when none is configured.
+    fn sub_of(&self, inst: &Instance, job: &Job) -> usize {
+        let i = job.record.sub as usize;
+        if inst
+            .subs
+            .get(i)
+            .is_some_and(|s| s.action == job.record.key.action)
+        {
+            return i;
+        }
+        inst.subs
+            .iter()
+            .position(|s| s.action == job.record.key.action)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// One attempt for `jobs` (one event, or a batch of one subscription).
+    async fn attempt(&self, inst: &Instance, sub: usize, jobs: Vec<Job>) {
+        let ids: Vec<u64> = jobs.iter().map(|j| j.id).collect();
+        if self.stopping() {
+            let _ = self.queue.release(ids).await;
+            return;
+        }
+        let now = self.now_ms();
+        let paused_until = inst.pause().until_ms;
+        if paused_until > now || inst.halted().is_some() {
+            // A pause began while this attempt waited for a slot: wait it out, no attempt used.
+            let due = paused_until.max(now);
+            let list = ids
+                .iter()
+                .map(|&id| Reschedule {
+                    id,
+                    due_ms: due,
+                    note: None,
+                })
+                .collect();
+            self.write(inst, self.queue.reschedule(list).await);
+            return;
+        }
+        let (Some(settings), Some(_)) = (inst.settings.for_sub(sub), inst.subs.get(sub)) else {
+            let fates = jobs
+                .iter()
+                .map(|j| {
+                    self.bury(
+                        inst,
+                        j,
+                        now,
+                        "subscription removed".into(),
+                        AttemptNote {
+                            at_ms: now,
+                            counted: false,
+                            reason: format!(
+                                "no subscription of action {:?} is configured for {:?} any more",
+                                j.record.key.action, inst.id
+                            ),
+                            status: None,
+                            response: None,
+                        },
+                    )
+                })
+                .collect();
+            self.settle(inst, fates).await;
+            return;
+        };
+        let mut events = Vec::with_capacity(jobs.len());
+        let mut fates = Vec::new();
+        let mut live = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match serde_json::from_str::<Value>(&job.record.event) {
+                Ok(v) => {
+                    events.push(v);
+                    live.push(job);
+                }
+                Err(e) => {
+                    let note = AttemptNote {
+                        at_ms: now,
+                        counted: false,
+                        reason: format!("the stored event is not JSON: {e}"),
+                        status: None,
+                        response: None,
+                    };
+                    fates.push(self.bury(inst, &job, now, "corrupt event".into(), note));
+                }
+            }
+        }
+        if live.is_empty() {
+            self.settle(inst, fates).await;
+            return;
+        }
+        let opts = &inst.options;
+        if let [event] = events.as_slice() {
+            let result = inst.runtime.on_event(event, &settings, opts).await;
+            let outcome = classify::outcome(&result);
+            let details = match &result {
+                Err(e) => classify::error_details(e),
+                Ok(_) => (None, None),
+            };
+            let answer = match &result {
+                Ok(entries) => classify::delivered_answer(entries),
+                Err(_) => (None, None),
+            };
+            if let Some(job) = live.first() {
+                let o = match outcome {
+                    Outcome::Partial(mut v) if v.len() == 1 => v.remove(0),
+                    o => o,
+                };
+                fates.push(self.decide(inst, job, now, &o, details, answer));
+            }
+        } else {
+            let result = inst.runtime.on_batch(&events, &settings, opts).await;
+            let outcome = classify::outcome(&result);
+            let nodes = multistatus(&result);
+            match outcome {
+                Outcome::Partial(per_item) => {
+                    for (k, job) in live.iter().enumerate() {
+                        let o = per_item.get(k).cloned().unwrap_or(Outcome::Retry {
+                            after: None,
+                            status: None,
+                            reason: "the batch answer has no result for this event".into(),
+                        });
+                        let node = nodes.and_then(|n| n.get(k));
+                        let details = node.map(classify::node_details).unwrap_or((None, None));
+                        let body = match node {
+                            Some(MultiStatusNode::Success { body: Some(b), .. }) => Some(b),
+                            _ => None,
+                        };
+                        let answer = (body.cloned(), body.and_then(classify::created_id));
+                        fates.push(self.decide(inst, job, now, &o, details, answer));
+                    }
+                }
+                whole => {
+                    let details = match &result {
+                        Err(e) => classify::error_details(e),
+                        Ok(_) => (None, None),
+                    };
+                    for job in &live {
+                        fates.push(self.decide(
+                            inst,
+                            job,
+                            now,
+                            &whole,
+                            details.clone(),
+                            (None, None),
+                        ));
+                    }
+                }
+            }
+        }
+        self.settle(inst, fates).await;
+    }
+
+    /// What to do with one job after an attempt that started at `started`.
+    fn decide(
+        &self,
+        inst: &Instance,
+        job: &Job,
+        started: i64,
+        outcome: &Outcome,
+        (status, response): (Option<u16>, Option<String>),
+        (answer, created_id): (Option<Value>, Option<String>),
+    ) -> Fate {
+        let now = self.now_ms();
+        let rec = &job.record;
+        let attempts = rec.attempts + 1;
+        let note = |reason: &str, counted: bool| AttemptNote {
+            at_ms: started,
+            counted,
+            reason: match status {
+                Some(s) if !reason.contains(&s.to_string()) => format!("status {s}: {reason}"),
+                _ => reason.to_string(),
+            },
+            status,
+            response: response.clone(),
+        };
+        let deadline = rec.accepted_ms.saturating_add(millis(self.retry.max_age));
+        // Reschedule `due`, or bury when the budget (attempts, age) is spent.
+        let again = |due: i64, counted: bool, reason: &str| {
+            if counted && attempts >= self.retry.max_attempts {
+                return self.bury(
+                    inst,
+                    job,
+                    now,
+                    "attempts exhausted".into(),
+                    note(
+                        &format!("{} attempts failed; the last: {reason}", attempts),
+                        counted,
+                    ),
+                );
+            }
+            if due > deadline {
+                return self.bury(
+                    inst,
+                    job,
+                    now,
+                    "max age exceeded".into(),
+                    note(
+                        &format!(
+                            "older than max_age ({}) by its next attempt; the last: {reason}",
+                            humantime::format_duration(self.retry.max_age)
+                        ),
+                        counted,
+                    ),
+                );
+            }
+            inst.count(|c| {
+                *c.retried
+                    .entry(classify::retry_category(outcome))
+                    .or_default() += 1
+            });
+            Fate::Again(Reschedule {
+                id: job.id,
+                due_ms: due,
+                note: Some(note(reason, counted)),
+            })
+        };
+        match outcome {
+            Outcome::Delivered | Outcome::Skipped { .. } => {
+                let delivered = matches!(outcome, Outcome::Delivered);
+                inst.count(|c| {
+                    if delivered {
+                        c.delivered += 1;
+                    } else {
+                        c.skipped += 1;
+                    }
+                });
+                if delivered {
+                    let mut p = inst.pause();
+                    p.rate_streak = 0;
+                    p.propagation_streak = 0;
+                }
+                Fate::Done(Completion {
+                    id: job.id,
+                    entry: LedgerEntry {
+                        outcome: if delivered { "delivered" } else { "skipped" }.into(),
+                        status,
+                        response: answer.or_else(|| match outcome {
+                            Outcome::Skipped { reason } => Some(Value::String(reason.clone())),
+                            _ => None,
+                        }),
+                        created_id,
+                        at_ms: now,
+                        attempts,
+                    },
+                })
+            }
+            Outcome::Retry { after, reason, .. } => {
+                let delay = self.backoff.delay(attempts).max(after.unwrap_or_default());
+                again(now.saturating_add(millis(delay)), true, reason)
+            }
+            Outcome::RateLimited { after, reason } => {
+                let due = self.pause_for(inst, started, now, reason, true, |p| {
+                    p.rate_streak += 1;
+                    after.unwrap_or_else(|| self.backoff.ceiling(p.rate_streak))
+                });
+                again(due, false, reason)
+            }
+            Outcome::RefreshThenRetry { reason } => {
+                let due = self.pause_for(inst, started, now, reason, false, |p| {
+                    p.propagation_streak += 1;
+                    let exp = p.propagation_streak.saturating_sub(1).min(16);
+                    self.retry
+                        .propagation_delay
+                        .saturating_mul(1 << exp)
+                        .min(self.retry.propagation_delay_max)
+                });
+                again(due, true, reason)
+            }
+            Outcome::Permanent {
+                status: st,
+                code,
+                reason,
+            } => {
+                if classify::is_credential_failure(code.as_deref()) {
+                    self.halt(inst, reason);
+                    return Fate::Hold(job.id);
+                }
+                let category = classify::permanent_category(*st, code.as_deref());
+                self.bury(inst, job, now, category, note(reason, true))
+            }
+            Outcome::Partial(_) => again(
+                now.saturating_add(millis(self.backoff.delay(attempts))),
+                true,
+                "a nested batch result",
+            ),
+        }
+    }
+
+    /// Pauses the instance — unless the attempt started before the current pause of the same
+    /// kind began: then it failed for that pause's reason and only waits for its end. `next`
+    /// grows the kind's streak and returns the delay. Returns when the job is due again.
+    fn pause_for(
+        &self,
+        inst: &Instance,
+        started: i64,
+        now: i64,
+        reason: &str,
+        rate_limit: bool,
+        next: impl FnOnce(&mut crate::instance::Pause) -> Duration,
+    ) -> i64 {
+        let mut p = inst.pause();
+        if started <= p.started_ms && p.rate_limit == rate_limit {
+            return p.until_ms.max(now);
+        }
+        let delay = next(&mut p);
+        p.started_ms = now;
+        p.rate_limit = rate_limit;
+        p.until_ms = p.until_ms.max(now.saturating_add(millis(delay)));
+        p.reason = reason.to_string();
+        let until_ms = p.until_ms;
+        drop(p);
+        inst.count(|c| {
+            if rate_limit {
+                c.rate_limit_pauses += 1;
+            } else {
+                c.propagation_pauses += 1;
+            }
+        });
+        tracing::info!(
+            instance = %inst.id,
+            pause = %humantime::format_duration(delay),
+            reason,
+            "destination paused"
+        );
+        inst.settings.state.send_modify(|s| {
+            s.paused_until_ms = Some(until_ms);
+            s.pause_reason = Some(reason.to_string());
+        });
+        until_ms
+    }
+
+    fn halt(&self, inst: &Instance, reason: &str) {
+        let mut h = inst
+            .halted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if h.is_none() {
+            tracing::error!(instance = %inst.id, reason, "destination halted: its credentials were rejected; fix them in the configuration");
+            *h = Some(reason.to_string());
+            inst.settings
+                .state
+                .send_modify(|s| s.halted = Some(reason.to_string()));
+        }
+    }
+
+    fn bury(
+        &self,
+        inst: &Instance,
+        job: &Job,
+        _now: i64,
+        category: String,
+        note: AttemptNote,
+    ) -> Fate {
+        tracing::info!(instance = %inst.id, message_id = %job.record.key.message_id, category = %category, reason = %note.reason, "dead-lettered");
+        inst.count(|c| *c.dead.entry(category.clone()).or_default() += 1);
+        Fate::Dead(Bury {
+            id: job.id,
+            category,
+            note,
+        })
+    }
+
+    async fn settle(&self, inst: &Instance, fates: Vec<Fate>) {
+        let (mut done, mut again, mut dead, mut hold) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for f in fates {
+            match f {
+                Fate::Done(c) => done.push(c),
+                Fate::Again(r) => again.push(r),
+                Fate::Dead(b) => dead.push(b),
+                Fate::Hold(id) => hold.push(id),
+            }
+        }
+        let (a, b, c, d) = tokio::join!(
+            self.queue.complete(done),
+            self.queue.reschedule(again),
+            self.queue.bury(dead),
+            self.queue.release(hold),
+        );
+        self.write(inst, a);
+        self.write(inst, b);
+        self.write(inst, c.map(|_| ()));
+        self.write(inst, d);
+    }
+
+    fn write(&self, inst: &Instance, r: Result<(), crate::queue::StoreError>) {
+        if let Err(e) = r {
+            tracing::error!(instance = %inst.id, error = %e, "store write failed; the jobs stay leased until a restart");
+        }
+    }
+
+    /// Keeps the instances' stored state current (tokens, pauses, halts).
+    pub(crate) async fn persist_state(self: Arc<Self>, inst: Arc<Instance>) {
+        let mut rx = inst.settings.state.subscribe();
+        let mut stop = self.stop.subscribe();
+        loop {
+            tokio::select! {
+                r = rx.changed() => {
+                    if r.is_err() { return; }
+                    let state: InstanceState = rx.borrow_and_update().clone();
+                    if let Err(e) = self.queue.put_instance_state(&inst.id, state).await {
+                        tracing::error!(instance = %inst.id, error = %e, "saving the instance state failed");
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
+fn multistatus(
+    result: &Result<Vec<ResultEntry>, actions_core::Error>,
+) -> Option<&[MultiStatusNode]> {
+    result
+        .as_ref()
+        .ok()?
+        .iter()
+        .find_map(|e| e.multistatus.as_deref())
+}

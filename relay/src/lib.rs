@@ -1,0 +1,716 @@
+//! relay: durable delivery of events to destinations on one machine.
+//!
+//! It holds events durably ([`queue`], an embedded redb store behind the [`Queue`] trait),
+//! retries them at the time the partner asked for (the core classifies each attempt as an
+//! [`Outcome`](actions_core::Outcome); relay [schedules](engine)), never sends the same event
+//! twice (an idempotency ledger keyed by destination instance, action and `messageId`), and parks
+//! what can never succeed as a dead letter with the reason.
+//!
+//! The same engine runs the `relay` binary and embeds in a pipeline:
+//!
+//! ```no_run
+//! use relay::{Relay, config::Config};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::load(std::path::Path::new("relay.toml"))?;
+//! let relay = Relay::from_config(config).await?;
+//! relay.accept(serde_json::json!({"type": "track", "event": "Order Completed"})).await?;
+//! let summary = relay.run_until_idle().await?;
+//! println!("{}", summary.table());
+//! relay.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod classify;
+pub mod config;
+pub mod engine;
+mod instance;
+pub mod progress;
+pub mod queue;
+pub mod schedule;
+mod summary;
+
+#[cfg(feature = "demo")]
+pub mod demo;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actions_core::context::{Clock, MemoryState};
+use actions_core::request::OriginOverrides;
+use actions_core::subscriptions::Subscription;
+use actions_core::{EventOptions, RuntimeConfig};
+use destination_registry::Registry;
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError};
+use crate::engine::Engine;
+pub use crate::instance::Counters;
+use crate::instance::{Instance, Settings, Sub};
+use crate::queue::{
+    DeadLetter, EmbeddedQueue, Enqueued, InstanceState, LedgerEntry, LedgerKey, NewJob, Queue,
+    ReplayReport, Selection, StoreError,
+};
+pub use crate::summary::{InstanceSummary, Summary};
+
+/// The default number of events in one batch attempt of a batch-capable action.
+pub const DEFAULT_BATCH_SIZE: usize = 200;
+/// The default time in-flight attempts get to finish at shutdown.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+/// What can go wrong building or running relay.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A clock on tokio's time: ms since the epoch, anchored at the system time when created and
+/// advanced by tokio's monotonic clock — so paused-time tests move it with `tokio::time`.
+#[derive(Debug)]
+pub struct TokioClock {
+    epoch_ms: i64,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// Anchored at the system time now.
+    pub fn new() -> Self {
+        TokioClock::at(chrono::Utc::now().timestamp_millis())
+    }
+
+    /// Anchored at `epoch_ms` now.
+    pub fn at(epoch_ms: i64) -> Self {
+        TokioClock {
+            epoch_ms,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        TokioClock::new()
+    }
+}
+
+impl Clock for TokioClock {
+    fn now_ms(&self) -> i64 {
+        let elapsed = i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX);
+        self.epoch_ms.saturating_add(elapsed)
+    }
+}
+
+/// Builds a [`Relay`]: the configuration plus what tests and hosts inject (clock, jitter seed,
+/// destination registry, queue backend, batch size, shutdown grace).
+///
+/// ```no_run
+/// # async fn demo(config: relay::config::Config) -> Result<(), relay::RelayError> {
+/// use std::sync::Arc;
+/// let relay = relay::Relay::builder(config)
+///     .clock(Arc::new(relay::TokioClock::at(1_700_000_000_000)))
+///     .jitter_seed(7)
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct RelayBuilder {
+    config: Config,
+    registry: Registry,
+    clock: Option<Arc<dyn Clock>>,
+    seed: Option<u64>,
+    queue: Option<Arc<dyn Queue>>,
+    batch_size: usize,
+    grace: Duration,
+}
+
+impl RelayBuilder {
+    /// The destination registry (default: every destination of the workspace).
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The clock (default [`TokioClock::new`]); runtimes get it too.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The seed of the backoff jitter (default: random).
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The queue backend (default: the embedded store at `store.path`).
+    pub fn queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Most events in one batch attempt (default [`DEFAULT_BATCH_SIZE`]).
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+
+    /// How long in-flight attempts may run at shutdown (default [`DEFAULT_SHUTDOWN_GRACE`]).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Opens the store, builds every destination instance and starts delivering.
+    ///
+    /// # Errors
+    /// An unknown slug or action, an invalid subscription (the error names the key and line), or
+    /// a store that cannot be opened.
+    pub async fn build(self) -> Result<Relay, RelayError> {
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(TokioClock::new()) as Arc<dyn Clock>);
+        let queue: Arc<dyn Queue> = match self.queue {
+            Some(q) => q,
+            None => {
+                let c = clock.clone();
+                Arc::new(EmbeddedQueue::open(
+                    &self.config.store.path,
+                    self.config.store.ledger_window,
+                    Arc::new(move || c.now_ms()),
+                )?)
+            }
+        };
+        let mut instances = Vec::new();
+        for i in 0..self.config.destinations.len() {
+            instances.push(Arc::new(
+                build_instance(&self.config, i, &self.registry, &clock, &queue).await?,
+            ));
+        }
+        let seed = self.seed.unwrap_or_else(rand::random);
+        let retry = self.config.retry.clone();
+        let (stop, _) = watch::channel(false);
+        let engine = Arc::new(Engine {
+            queue,
+            instances,
+            clock,
+            backoff: schedule::Backoff::new(retry.initial_backoff, retry.max_backoff, seed),
+            retry,
+            batch_size: self.batch_size,
+            shutdown_grace: self.grace,
+            stop,
+            progress: Notify::new(),
+        });
+        let mut tasks = Vec::new();
+        for inst in &engine.instances {
+            tasks.push(tokio::spawn(engine.clone().run_instance(inst.clone())));
+            tasks.push(tokio::spawn(engine.clone().persist_state(inst.clone())));
+        }
+        Ok(Relay {
+            engine,
+            tasks: Mutex::new(tasks),
+            extra: Mutex::new(Extra::default()),
+        })
+    }
+}
+
+async fn build_instance(
+    config: &Config,
+    i: usize,
+    registry: &Registry,
+    clock: &Arc<dyn Clock>,
+    queue: &Arc<dyn Queue>,
+) -> Result<Instance, RelayError> {
+    let d = &config.destinations[i];
+    let entry = registry.get(&d.slug.value).map_err(|e| {
+        config.error_at(
+            &d.slug.span,
+            format!("destinations[{i}].slug"),
+            e.to_string(),
+        )
+    })?;
+    let info = entry.describe().map_err(|e| {
+        config.error_at(
+            &d.slug.span,
+            format!("destinations[{i}].slug"),
+            e.to_string(),
+        )
+    })?;
+    let mut origins = OriginOverrides::new();
+    for o in &d.origins {
+        origins.add(&o.origin, &o.target.value);
+    }
+    let runtime_config = RuntimeConfig {
+        clock: clock.clone(),
+        state: Arc::new(MemoryState::with_clock(clock.clone())),
+        origins,
+        ..RuntimeConfig::default()
+    };
+    let runtime: Arc<dyn actions_core::AnyRuntime> =
+        Arc::from(entry.build(runtime_config).map_err(|e| {
+            config.error_at(
+                &d.slug.span,
+                format!("destinations[{i}].slug"),
+                e.to_string(),
+            )
+        })?);
+    let mut subs = Vec::new();
+    let mut members = Vec::new();
+    for (j, s) in d.subscriptions.iter().enumerate() {
+        let key = |k: &str| format!("destinations[{i}].subscriptions[{j}].{k}");
+        let action = &s.partner_action.value;
+        let Some(defaults) = runtime.default_subscription_settings(action) else {
+            let known: Vec<&str> = info
+                .actions
+                .iter()
+                .map(|a| a.definition.key.as_str())
+                .collect();
+            return Err(config
+                .error_at(
+                    &s.partner_action.span,
+                    key("partnerAction"),
+                    format!(
+                        "{} has no action {action:?} (actions: {})",
+                        d.slug.value,
+                        known.join(", ")
+                    ),
+                )
+                .into());
+        };
+        let (fql, span) = match &s.subscribe {
+            Some(q) => (q.value.clone(), q.span.clone()),
+            None => match defaults.get("subscribe").and_then(Value::as_str) {
+                Some(q) => (q.to_string(), s.partner_action.span.clone()),
+                None => {
+                    return Err(config
+                        .error_at(
+                            &s.partner_action.span,
+                            key("subscribe"),
+                            format!(
+                                "action {action:?} has no default subscription: set `subscribe`"
+                            ),
+                        )
+                        .into());
+                }
+            },
+        };
+        let subscription = Subscription::parse(&fql).map_err(|e| {
+            config.error_at(
+                &span,
+                key("subscribe"),
+                format!("{fql:?} is not a valid subscription: {}", e.message()),
+            )
+        })?;
+        let mut mapping = defaults
+            .get("mapping")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(m) = s.mapping.as_object() {
+            for (k, v) in m {
+                mapping.insert(k.clone(), v.clone());
+            }
+        }
+        let member = serde_json::json!({
+            "partnerAction": action,
+            "subscribe": fql,
+            "mapping": Value::Object(mapping),
+        });
+        members.push(member);
+        subs.push(Sub {
+            action: action.clone(),
+            subscription,
+            batch: info.action(action).is_some_and(|a| a.supports_batch),
+        });
+    }
+    // Tokens: the stored ones win while the configured credentials are the same.
+    let fingerprint = instance::oauth_fingerprint(&d.settings);
+    let mut settings = d.settings.clone();
+    let mut state = InstanceState {
+        config_fingerprint: fingerprint.clone(),
+        ..InstanceState::default()
+    };
+    if let Some(stored) = queue.instance_state(&d.id.value).await?
+        && stored.config_fingerprint == fingerprint
+    {
+        if let Some(oauth) = &stored.oauth {
+            instance::overlay_tokens(&mut settings, oauth);
+        }
+        state = stored;
+    }
+    let now = clock.now_ms();
+    let pause = instance::Pause {
+        until_ms: state.paused_until_ms.filter(|u| *u > now).unwrap_or(0),
+        reason: state.pause_reason.clone().unwrap_or_default(),
+        ..instance::Pause::default()
+    };
+    let halted = state.halted.clone();
+    let settings = Arc::new(Settings::new(settings, members, state));
+    let cell = settings.clone();
+    let options = EventOptions {
+        on_token_refresh: Some(Arc::new(move |tokens| cell.apply_tokens(tokens))),
+        ..EventOptions::default()
+    };
+    let (idle, _) = watch::channel((0, false));
+    Ok(Instance {
+        id: d.id.value.clone(),
+        runtime,
+        subs,
+        settings,
+        options,
+        max_in_flight: d.max_in_flight,
+        pause: Mutex::new(pause),
+        halted: Mutex::new(halted),
+        counters: Mutex::new(Counters::default()),
+        notify: Notify::new(),
+        generation: std::sync::atomic::AtomicU64::new(0),
+        idle,
+    })
+}
+
+/// What became of one accepted event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accepted {
+    /// Its `messageId` (assigned when it had none).
+    pub message_id: String,
+    /// Destination instances it was queued for (durably).
+    pub queued: Vec<String>,
+    /// Instances where the same event was already delivered: the first result.
+    pub delivered_before: Vec<(String, LedgerEntry)>,
+    /// Instances where the same event is already waiting.
+    pub queued_before: Vec<String>,
+}
+
+impl Accepted {
+    /// Whether no subscription of any instance matched.
+    pub fn not_subscribed(&self) -> bool {
+        self.queued.is_empty() && self.delivered_before.is_empty() && self.queued_before.is_empty()
+    }
+}
+
+/// Counts that belong to no instance.
+#[derive(Clone, Debug, Default)]
+struct Extra {
+    invalid: u64,
+    not_subscribed: u64,
+}
+
+/// The delivery engine, running: accept events, deliver them, inspect the store.
+pub struct Relay {
+    engine: Arc<Engine>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    extra: Mutex<Extra>,
+}
+
+impl Relay {
+    /// A builder over a configuration.
+    pub fn builder(config: Config) -> RelayBuilder {
+        RelayBuilder {
+            config,
+            registry: Registry::builtin(),
+            clock: None,
+            seed: None,
+            queue: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+            grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+
+    /// Relay with the defaults for this configuration (see [`RelayBuilder::build`]).
+    ///
+    /// # Errors
+    /// See [`RelayBuilder::build`].
+    pub async fn from_config(config: Config) -> Result<Relay, RelayError> {
+        Relay::builder(config).build().await
+    }
+
+    /// The queue backend.
+    pub fn queue(&self) -> &Arc<dyn Queue> {
+        &self.engine.queue
+    }
+
+    /// Accepts one event; returns once it is durable. An event without `messageId` gets a UUID.
+    ///
+    /// # Errors
+    /// The event is not a JSON object (nothing is stored; [`Relay::accept_all`] dead-letters such
+    /// events instead), or the store failed.
+    pub async fn accept(&self, event: Value) -> Result<Accepted, RelayError> {
+        if !event.is_object() {
+            return Err(RelayError::Store(StoreError::Io {
+                op: "accept",
+                reason: format!("an event must be a JSON object, got {}", kind(&event)),
+            }));
+        }
+        let mut out = self.accept_all(vec![Ok(event)]).await?;
+        out.pop()
+            .flatten()
+            .ok_or(RelayError::Store(StoreError::Closed))
+    }
+
+    /// Accepts many events in one durable step. `Err(reason)` items (input that is not an
+    /// event, e.g. a malformed line) and non-object JSON are dead-lettered with the reason and
+    /// give `None`.
+    ///
+    /// # Errors
+    /// The store failed (nothing of this call is accepted then).
+    pub async fn accept_all(
+        &self,
+        items: Vec<Result<Value, (String, String)>>,
+    ) -> Result<Vec<Option<Accepted>>, RelayError> {
+        let now = self.engine.now_ms();
+        let mut jobs = Vec::new();
+        let mut owners: Vec<(usize, usize)> = Vec::new();
+        let mut out: Vec<Option<Accepted>> = Vec::with_capacity(items.len());
+        let mut invalid = Vec::new();
+        for item in items {
+            let mut event = match item {
+                Ok(v) if v.is_object() => v,
+                Ok(v) => {
+                    invalid.push(dead_input(
+                        v.to_string(),
+                        format!("an event must be a JSON object, got {}", kind(&v)),
+                        now,
+                    ));
+                    out.push(None);
+                    continue;
+                }
+                Err((raw, reason)) => {
+                    invalid.push(dead_input(raw, reason, now));
+                    out.push(None);
+                    continue;
+                }
+            };
+            let message_id = ensure_message_id(&mut event);
+            let text = event.to_string();
+            let slot = out.len();
+            for (ii, inst) in self.engine.instances.iter().enumerate() {
+                for (si, sub) in inst.subs.iter().enumerate() {
+                    if !sub.subscription.matches(&event) {
+                        continue;
+                    }
+                    jobs.push(NewJob {
+                        key: LedgerKey {
+                            instance: inst.id.clone(),
+                            action: sub.action.clone(),
+                            message_id: message_id.clone(),
+                        },
+                        sub: u32::try_from(si).unwrap_or(u32::MAX),
+                        event: text.clone(),
+                        accepted_ms: now,
+                        due_ms: now,
+                    });
+                    owners.push((slot, ii));
+                }
+            }
+            out.push(Some(Accepted {
+                message_id,
+                queued: Vec::new(),
+                delivered_before: Vec::new(),
+                queued_before: Vec::new(),
+            }));
+        }
+        let n_invalid = invalid.len() as u64;
+        self.engine.queue.add_dead_letters(invalid).await?;
+        let results = self.engine.queue.enqueue(jobs).await?;
+        let mut woken = vec![false; self.engine.instances.len()];
+        for ((slot, ii), result) in owners.into_iter().zip(results) {
+            let (Some(Some(acc)), Some(inst)) = (out.get_mut(slot), self.engine.instances.get(ii))
+            else {
+                continue;
+            };
+            match result {
+                Enqueued::Queued(_) => {
+                    acc.queued.push(inst.id.clone());
+                    inst.count(|c| c.accepted += 1);
+                    woken[ii] = true;
+                }
+                Enqueued::AlreadyQueued(_) => {
+                    acc.queued_before.push(inst.id.clone());
+                    inst.count(|c| c.duplicates += 1);
+                }
+                Enqueued::AlreadyDelivered(entry) => {
+                    acc.delivered_before.push((inst.id.clone(), entry));
+                    inst.count(|c| c.duplicates += 1);
+                }
+            }
+        }
+        for (ii, w) in woken.into_iter().enumerate() {
+            if w && let Some(inst) = self.engine.instances.get(ii) {
+                inst.wake();
+            }
+        }
+        let not_subscribed = out.iter().flatten().filter(|a| a.not_subscribed()).count() as u64;
+        let mut extra = self
+            .extra
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        extra.invalid += n_invalid;
+        extra.not_subscribed += not_subscribed;
+        Ok(out)
+    }
+
+    /// Waits until every accepted event was delivered or dead-lettered (retry delays are waited
+    /// out), or is held by a halted instance; returns the summary of this process.
+    ///
+    /// # Errors
+    /// The store failed while reading the final figures.
+    pub async fn run_until_idle(&self) -> Result<Summary, RelayError> {
+        loop {
+            let notified = self.engine.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let idle = self.engine.instances.iter().all(|inst| {
+                let (generation, idle) = *inst.idle.borrow();
+                idle && generation == inst.generation.load(Ordering::SeqCst)
+            });
+            if idle || *self.engine.stop.borrow() {
+                break;
+            }
+            notified.await;
+        }
+        self.summary().await
+    }
+
+    /// The figures of this process, plus what the store holds.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn summary(&self) -> Result<Summary, RelayError> {
+        let stats = self.engine.queue.stats(self.engine.now_ms()).await?;
+        let extra = self
+            .extra
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let instances = self
+            .engine
+            .instances
+            .iter()
+            .map(|inst| InstanceSummary {
+                id: inst.id.clone(),
+                counters: inst.counters(),
+                held: stats.get(&inst.id).map_or(0, |s| s.depth),
+                halted: inst.halted(),
+            })
+            .collect();
+        Ok(Summary {
+            invalid: extra.invalid,
+            not_subscribed: extra.not_subscribed,
+            instances,
+        })
+    }
+
+    /// This process's counters per instance.
+    pub fn counters(&self) -> BTreeMap<String, Counters> {
+        self.engine
+            .instances
+            .iter()
+            .map(|i| (i.id.clone(), i.counters()))
+            .collect()
+    }
+
+    /// Every dead letter, oldest first.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, RelayError> {
+        Ok(self.engine.queue.dead_letters().await?)
+    }
+
+    /// Puts dead letters back in the queue with a fresh budget and wakes delivery.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn replay(&self, which: Selection) -> Result<ReplayReport, RelayError> {
+        let report = self
+            .engine
+            .queue
+            .replay(which, self.engine.now_ms())
+            .await?;
+        for inst in &self.engine.instances {
+            inst.wake();
+        }
+        Ok(report)
+    }
+
+    /// Deletes dead letters.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn purge(&self, which: Selection) -> Result<u64, RelayError> {
+        Ok(self.engine.queue.purge(which).await?)
+    }
+
+    /// Stops taking work, lets in-flight attempts finish (bounded by the shutdown grace), saves
+    /// the instances' state and stops.
+    pub async fn shutdown(&self) {
+        self.engine.stop.send_replace(true);
+        self.engine.progress.notify_waiters();
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The event's `messageId`: a non-empty string as is, a number as its text, else a new UUID
+/// (written into the event).
+fn ensure_message_id(event: &mut Value) -> String {
+    let Some(obj) = event.as_object_mut() else {
+        return String::new();
+    };
+    match obj.get("messageId") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) => {
+            let s = n.to_string();
+            obj.insert("messageId".into(), Value::String(s.clone()));
+            s
+        }
+        _ => {
+            let id = uuid::Uuid::new_v4().to_string();
+            obj.insert("messageId".into(), Value::String(id.clone()));
+            id
+        }
+    }
+}
+
+fn dead_input(raw: String, reason: String, now: i64) -> DeadLetter {
+    DeadLetter {
+        id: uuid::Uuid::new_v4().to_string(),
+        key: None,
+        sub: None,
+        event: raw,
+        category: "invalid input".into(),
+        reason,
+        last_status: None,
+        last_response: None,
+        attempts: 0,
+        accepted_ms: now,
+        first_attempt_ms: None,
+        last_attempt_ms: None,
+        dead_ms: now,
+    }
+}

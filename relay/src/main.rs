@@ -1,0 +1,435 @@
+//! The `relay` command: `run`, `status`, `dlq`, `demo`. See `relay --help` and relay/README.md.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use relay::config::Config;
+use relay::queue::{EmbeddedQueue, Queue, Selection};
+use relay::{Relay, RelayError};
+use serde_json::Value;
+
+/// Durable delivery of events to destinations: queue, retries that honour the partner's hints,
+/// idempotency ledger, dead letters.
+#[derive(Parser)]
+#[command(name = "relay", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Accept NDJSON events (if given) into the store, then deliver until every accepted event is
+    /// delivered or dead-lettered; print a summary. Exit 0: all delivered; 3: some dead-lettered
+    /// (or held by a halted destination); 1: configuration or store error.
+    Run {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// NDJSON events to accept first (`-` reads standard input).
+        #[arg(long)]
+        input: Option<String>,
+        /// How long in-flight attempts may finish after SIGTERM / ctrl-c.
+        #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+        grace: Duration,
+        /// Most events in one attempt of a batch-capable action.
+        #[arg(long, default_value_t = relay::DEFAULT_BATCH_SIZE)]
+        batch_size: usize,
+    },
+    /// Queue depth, due and scheduled counts, oldest event age, dead letters by reason and
+    /// pauses, per destination.
+    Status {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Dead letters: list, show, replay, purge.
+    Dlq {
+        /// The configuration file.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Offline demo: the LinkedIn simulator in-process with faults, both LinkedIn destinations,
+    /// a few thousand events; checks that every delivered event arrived exactly once.
+    #[cfg(feature = "demo")]
+    Demo {
+        /// How many conversion events to generate (audience events are a fifth of that).
+        #[arg(long, default_value_t = 3000)]
+        events: usize,
+        /// Seed of the simulator's faults and of the jitter.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// One line per dead letter: id, destination, reason.
+    List,
+    /// One dead letter in full (event, reason, last status and response, attempts, times).
+    Show {
+        /// The dead letter's id.
+        id: String,
+    },
+    /// Put dead letters back in the queue with a fresh budget (delivered by the next `run`).
+    Replay {
+        /// Dead letter ids.
+        ids: Vec<String>,
+        /// Every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete dead letters.
+    Purge {
+        /// Dead letter ids.
+        ids: Vec<String>,
+        /// Every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("relay: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Run {
+                config,
+                input,
+                grace,
+                batch_size,
+            } => run(&config, input.as_deref(), grace, batch_size).await,
+            Command::Status { config } => status(&config).await,
+            Command::Dlq { config, command } => match config {
+                Some(config) => dlq(&config, command).await,
+                None => Err("--config FILE is required".to_string()),
+            },
+            #[cfg(feature = "demo")]
+            Command::Demo { events, seed } => relay::demo::run(events, seed)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    });
+    match code {
+        Ok(c) => ExitCode::from(c),
+        Err(e) => {
+            eprintln!("relay: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Config, String> {
+    Config::load(path).map_err(|e| e.to_string())
+}
+
+fn err(e: RelayError) -> String {
+    e.to_string()
+}
+
+/// Reads NDJSON lines into accept items: a malformed line becomes an error item naming its
+/// line number.
+fn parse_line(n: usize, line: &str) -> Option<Result<Value, (String, String)>> {
+    if line.trim().is_empty() {
+        return None;
+    }
+    Some(
+        serde_json::from_str::<Value>(line)
+            .map_err(|e| (line.to_string(), format!("line {n}: not valid JSON: {e}"))),
+    )
+}
+
+async fn run(
+    config: &Path,
+    input: Option<&str>,
+    grace: Duration,
+    batch_size: usize,
+) -> Result<u8, String> {
+    let config = load(config)?;
+    let relay = Arc::new(
+        Relay::builder(config)
+            .shutdown_grace(grace)
+            .batch_size(batch_size)
+            .build()
+            .await
+            .map_err(err)?,
+    );
+    let stopper = relay.clone();
+    let stopped = Arc::new(tokio::sync::Notify::new());
+    let stopped2 = stopped.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("relay: stopping (in-flight attempts may finish)…");
+        stopper.shutdown().await;
+        stopped2.notify_one();
+    });
+    let progress = relay::progress::spawn(relay.clone(), "relay");
+    if let Some(input) = input {
+        accept_input(&relay, input).await?;
+    }
+    let summary = tokio::select! {
+        s = relay.run_until_idle() => s.map_err(err)?,
+        _ = stopped.notified() => relay.summary().await.map_err(err)?,
+    };
+    progress.abort();
+    relay.shutdown().await;
+    print!("{}", summary.table());
+    Ok(u8::try_from(summary.exit_code()).unwrap_or(1))
+}
+
+async fn accept_input(relay: &Relay, input: &str) -> Result<(), String> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Result<Value, (String, String)>>>(4);
+    let path = input.to_string();
+    let reader = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let source: Box<dyn BufRead> = if path == "-" {
+            Box::new(std::io::BufReader::new(std::io::stdin()))
+        } else {
+            let f = std::fs::File::open(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            Box::new(std::io::BufReader::new(f))
+        };
+        let mut chunk = Vec::with_capacity(1000);
+        for (i, line) in source.lines().enumerate() {
+            let line = line.map_err(|e| format!("reading the input failed: {e}"))?;
+            if let Some(item) = parse_line(i + 1, &line) {
+                if let Err((_, reason)) = &item {
+                    eprintln!("relay: {reason}");
+                }
+                chunk.push(item);
+            }
+            if chunk.len() >= 1000 && tx.blocking_send(std::mem::take(&mut chunk)).is_err() {
+                return Ok(());
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.blocking_send(chunk);
+        }
+        Ok(())
+    });
+    while let Some(chunk) = rx.recv().await {
+        relay.accept_all(chunk).await.map_err(err)?;
+    }
+    reader
+        .await
+        .map_err(|e| format!("the input reader failed: {e}"))?
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn age(now: i64, at: i64) -> String {
+    let secs = u64::try_from((now - at) / 1000).unwrap_or(0);
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
+fn open_for_reading(config: &Config) -> Result<Option<EmbeddedQueue>, String> {
+    let dir = &config.store.path;
+    if !dir.join(relay::queue::embedded_file_name()).exists() {
+        return Ok(None);
+    }
+    EmbeddedQueue::open_read_only(dir)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+async fn status(config: &Path) -> Result<u8, String> {
+    let config = load(config)?;
+    let Some(queue) = open_for_reading(&config)? else {
+        println!(
+            "no store at {} yet: nothing accepted",
+            config.store.path.display()
+        );
+        return Ok(0);
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let stats = queue.stats(now).await.map_err(|e| e.to_string())?;
+    let mut ids: Vec<String> = config
+        .destinations
+        .iter()
+        .map(|d| d.id.value.clone())
+        .collect();
+    for k in stats.keys() {
+        if !ids.contains(k) {
+            ids.push(k.clone());
+        }
+    }
+    for id in ids {
+        let name = if id.is_empty() {
+            "(invalid input)"
+        } else {
+            &id
+        };
+        let s = stats.get(&id).cloned().unwrap_or_default();
+        println!("{name}");
+        println!(
+            "  queue depth {}  due {}  scheduled {}  oldest {}  delivered (ledger) {}",
+            s.depth,
+            s.due,
+            s.scheduled,
+            s.oldest_accepted_ms
+                .map_or_else(|| "-".to_string(), |a| age(now, a)),
+            s.ledger
+        );
+        if !id.is_empty()
+            && let Some(state) = queue.instance_state(&id).await.map_err(|e| e.to_string())?
+        {
+            if let Some(h) = &state.halted {
+                println!("  HALTED: {h} (fix the credentials in the configuration and run again)");
+            }
+            if let Some(until) = state.paused_until_ms.filter(|u| *u > now) {
+                println!(
+                    "  paused for {} more: {}",
+                    age(until, now),
+                    state.pause_reason.unwrap_or_default()
+                );
+            }
+        }
+        let dead: u64 = s.dead_letters.values().sum();
+        println!("  dead letters {dead}");
+        for (reason, n) in &s.dead_letters {
+            println!("    {n:>6}  {reason}");
+        }
+    }
+    Ok(0)
+}
+
+fn selection(ids: Vec<String>, all: bool) -> Result<Selection, String> {
+    match (all, ids.is_empty()) {
+        (true, true) => Ok(Selection::All),
+        (false, false) => Ok(Selection::Ids(ids)),
+        (true, false) => Err("give dead letter ids or --all, not both".into()),
+        (false, true) => Err("give dead letter ids, or --all".into()),
+    }
+}
+
+async fn dlq(config: &Path, command: DlqCommand) -> Result<u8, String> {
+    let config = load(config)?;
+    let writable = || {
+        EmbeddedQueue::open(
+            &config.store.path,
+            config.store.ledger_window,
+            Arc::new(|| chrono::Utc::now().timestamp_millis()),
+        )
+        .map_err(|e| e.to_string())
+    };
+    match command {
+        DlqCommand::List => {
+            let Some(q) = open_for_reading(&config)? else {
+                return Ok(0);
+            };
+            for d in q.dead_letters().await.map_err(|e| e.to_string())? {
+                let instance = if d.instance().is_empty() {
+                    "-"
+                } else {
+                    d.instance()
+                };
+                println!("{}  {instance}  {}  {}", d.id, d.category, d.reason);
+            }
+        }
+        DlqCommand::Show { id } => {
+            let q = open_for_reading(&config)?.ok_or("there is no store yet")?;
+            let d = q
+                .dead_letter(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no dead letter {id}"))?;
+            let event =
+                serde_json::from_str::<Value>(&d.event).unwrap_or(Value::String(d.event.clone()));
+            let out = serde_json::json!({
+                "id": d.id,
+                "instance": d.key.as_ref().map(|k| k.instance.clone()),
+                "action": d.key.as_ref().map(|k| k.action.clone()),
+                "messageId": d.key.as_ref().map(|k| k.message_id.clone()),
+                "category": d.category,
+                "reason": d.reason,
+                "last_status": d.last_status,
+                "last_response": d.last_response,
+                "attempts": d.attempts,
+                "accepted_at": rfc3339(d.accepted_ms),
+                "first_attempt_at": d.first_attempt_ms.map(rfc3339),
+                "last_attempt_at": d.last_attempt_ms.map(rfc3339),
+                "dead_at": rfc3339(d.dead_ms),
+                "event": event,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+            );
+        }
+        DlqCommand::Replay { ids, all } => {
+            let which = selection(ids, all)?;
+            let q = writable()?;
+            let now = chrono::Utc::now().timestamp_millis();
+            let r = q.replay(which, now).await.map_err(|e| e.to_string())?;
+            for (id, job) in &r.requeued {
+                println!("{id}: queued again as job {job}");
+            }
+            for (id, why) in &r.resolved {
+                println!("{id}: removed: {why}");
+            }
+            for (id, why) in &r.kept {
+                println!("{id}: kept: {why}");
+            }
+            println!(
+                "{} queued again (delivered by the next `relay run`), {} resolved, {} kept",
+                r.requeued.len(),
+                r.resolved.len(),
+                r.kept.len()
+            );
+        }
+        DlqCommand::Purge { ids, all } => {
+            let which = selection(ids, all)?;
+            let q = writable()?;
+            let n = q.purge(which).await.map_err(|e| e.to_string())?;
+            println!("{n} dead letters deleted");
+        }
+    }
+    Ok(0)
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
