@@ -251,6 +251,9 @@ async fn build_instance(
         clock: clock.clone(),
         state: Arc::new(MemoryState::with_clock(clock.clone())),
         origins,
+        // Within one propagation wait a 65601 answers without refreshing again: the instance is
+        // paused for that long anyway, and a second refresh would restart LinkedIn's wait.
+        propagation_refresh_cooldown: config.retry.propagation_delay,
         ..RuntimeConfig::default()
     };
     let runtime: Arc<dyn actions_core::AnyRuntime> =
