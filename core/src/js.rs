@@ -245,6 +245,123 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// How deep [`stringify`] descends by default (parsed JSON is limited to 128 levels by
+/// `serde_json`; deeper values can only be built in code).
+pub const STRINGIFY_MAX_DEPTH: usize = 256;
+
+/// [`write_json`] met a value nested deeper than it was allowed to descend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the value nests deeper than {max_depth} levels and cannot be JSON-encoded")]
+pub struct TooDeep {
+    /// The nesting allowed.
+    pub max_depth: usize,
+}
+
+/// `JSON.stringify(value)` without indentation: key order kept, numbers as JavaScript prints
+/// them, strings escaped as JavaScript escapes them. Descends at most
+/// [`STRINGIFY_MAX_DEPTH`] levels.
+///
+/// ```
+/// use actions_core::js;
+/// use serde_json::json;
+/// let v = json!({"b": 1.0, "a": [1e21, "x\u{1}y"], "c": null});
+/// assert_eq!(js::stringify(&v).unwrap(), r#"{"b":1,"a":[1e+21,"x\u0001y"],"c":null}"#);
+/// ```
+///
+/// # Errors
+/// [`TooDeep`] when the value nests deeper than [`STRINGIFY_MAX_DEPTH`] levels.
+pub fn stringify(value: &Value) -> Result<String, TooDeep> {
+    let mut out = String::new();
+    write_json(value, &mut out, STRINGIFY_MAX_DEPTH)?;
+    Ok(out)
+}
+
+/// Appends `JSON.stringify(value)` to `out`, descending at most `max_depth` levels (the value
+/// itself is level 0). On error `out` holds a partial text.
+///
+/// ```
+/// use actions_core::js::{TooDeep, write_json};
+/// use serde_json::json;
+/// let mut out = String::from("[");
+/// write_json(&json!({"a": [true]}), &mut out, 2).unwrap();
+/// assert_eq!(out, r#"[{"a":[true]}"#);
+/// assert_eq!(write_json(&json!([[[1]]]), &mut String::new(), 2), Err(TooDeep { max_depth: 2 }));
+/// ```
+///
+/// # Errors
+/// [`TooDeep`] when the value nests deeper than `max_depth`.
+pub fn write_json(value: &Value, out: &mut String, max_depth: usize) -> Result<(), TooDeep> {
+    write_json_at(value, out, 0, max_depth)
+}
+
+fn write_json_at(value: &Value, out: &mut String, depth: usize, max: usize) -> Result<(), TooDeep> {
+    if depth > max {
+        return Err(TooDeep { max_depth: max });
+    }
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) if !as_f64(n).is_finite() => out.push_str("null"),
+        Value::Number(n) => out.push_str(&json_number_to_string(n)),
+        Value::String(s) => write_json_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_at(item, out, depth + 1, max)?;
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (k, v)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(k, out);
+                out.push(':');
+                write_json_at(v, out, depth + 1, max)?;
+            }
+            out.push('}');
+        }
+    }
+    Ok(())
+}
+
+/// Appends a JSON string literal exactly as `JSON.stringify` writes it: `"` and `\` escaped,
+/// `\b \f \n \r \t` by name, other control characters as `\u00xx`, everything else as is.
+///
+/// ```
+/// let mut out = String::new();
+/// actions_core::js::write_json_string("a\"b\n\u{7}é", &mut out);
+/// assert_eq!(out, r#""a\"b\n\u0007é""#);
+/// ```
+pub fn write_json_string(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let b = u32::from(c) as usize;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[b >> 4]));
+                out.push(char::from(HEX[b & 0xf]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

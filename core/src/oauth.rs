@@ -40,6 +40,33 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Reads an optional string setting as a secret, an empty string counting as not set (as
+    /// the reference treats a falsy secret). For settings structs:
+    ///
+    /// ```
+    /// use actions_core::oauth::Secret;
+    /// #[derive(serde::Deserialize)]
+    /// struct Settings {
+    ///     #[serde(default, deserialize_with = "Secret::deserialize_non_empty")]
+    ///     shared_secret: Option<Secret>,
+    /// }
+    /// let set: Settings = serde_json::from_str(r#"{"shared_secret": "s3cr3t"}"#).unwrap();
+    /// assert_eq!(set.shared_secret.as_ref().map(Secret::expose), Some("s3cr3t"));
+    /// let empty: Settings = serde_json::from_str(r#"{"shared_secret": ""}"#).unwrap();
+    /// assert!(empty.shared_secret.is_none());
+    /// let absent: Settings = serde_json::from_str("{}").unwrap();
+    /// assert!(absent.shared_secret.is_none());
+    /// ```
+    ///
+    /// # Errors
+    /// The value is neither a string nor null (the deserializer's type error).
+    pub fn deserialize_non_empty<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Secret>, D::Error> {
+        let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+        Ok(value.filter(|s| !s.is_empty()).map(Secret))
+    }
 }
 
 impl fmt::Debug for Secret {

@@ -11,10 +11,6 @@ pub(crate) use crate::js::{
 /// Largest integer a JavaScript number holds exactly (2^53).
 const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
 
-/// Depth beyond which [`stringify`] stops descending (only reachable with values built in code;
-/// parsed JSON is limited to 128 levels by `serde_json`).
-const MAX_STRINGIFY_DEPTH: usize = 256;
-
 /// A JavaScript number stored back into JSON: integral values within 2^53 as integers, other
 /// finite values as floats, and non-finite values as `null` (what `JSON.stringify` writes).
 pub(crate) fn number_value(f: f64) -> Value {
@@ -28,68 +24,10 @@ pub(crate) fn number_value(f: f64) -> Value {
     Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
-/// `JSON.stringify(value)` (no indentation).
+/// `JSON.stringify(value)` (no indentation), for messages: a value nested too deep to encode
+/// (only buildable in code) is described instead.
 pub(crate) fn stringify(value: &Value) -> String {
-    let mut out = String::new();
-    write_json(&mut out, value, 0);
-    out
-}
-
-fn write_json(out: &mut String, value: &Value, depth: usize) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&json_number_to_string(n)),
-        Value::String(s) => write_string(out, s),
-        Value::Array(items) => {
-            if depth >= MAX_STRINGIFY_DEPTH {
-                out.push_str("[]");
-                return;
-            }
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(out, item, depth + 1);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            if depth >= MAX_STRINGIFY_DEPTH {
-                out.push_str("{}");
-                return;
-            }
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k);
-                out.push(':');
-                write_json(out, v, depth + 1);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::js::stringify(value).unwrap_or_else(|e| format!("<{e}>"))
 }
 
 #[cfg(test)]

@@ -145,72 +145,17 @@ pub(crate) fn loose_ne_empty_string(v: &R) -> Result<bool, MappingError> {
     })
 }
 
-/// Writes a JSON string literal exactly as `JSON.stringify` does.
-pub(crate) fn write_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub(crate) use crate::js::write_json_string;
 
-/// `JSON.stringify` of a JSON value (numbers formatted as JavaScript does).
+/// `JSON.stringify` of a JSON value (numbers formatted as JavaScript does), `depth` levels
+/// below the top of what is being written.
 pub(crate) fn stringify_value(
     v: &Value,
     out: &mut String,
     depth: usize,
 ) -> Result<(), MappingError> {
-    if depth > MAX_VALUE_DEPTH {
-        return Err(depth_error());
-    }
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let f = number_f64(n);
-            if f.is_finite() {
-                out.push_str(&number_to_string(n));
-            } else {
-                out.push_str("null");
-            }
-        }
-        Value::String(s) => write_json_string(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                stringify_value(item, out, depth + 1)?;
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_string(k, out);
-                out.push(':');
-                stringify_value(item, out, depth + 1)?;
-            }
-            out.push('}');
-        }
-    }
-    Ok(())
+    let max = MAX_VALUE_DEPTH.checked_sub(depth).ok_or_else(depth_error)?;
+    crate::js::write_json(v, out, max).map_err(|_| depth_error())
 }
 
 /// `JSON.stringify` of a resolved value; `None` when the value is `undefined`.

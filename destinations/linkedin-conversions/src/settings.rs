@@ -8,7 +8,7 @@
 //! `Debug` output, errors or logs.
 
 use actions_core::prelude::*;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// The environment variable holding the OAuth client id.
 pub const CLIENT_ID_ENV: &str = "ACTIONS_LINKEDIN_CONVERSIONS_CLIENT_ID";
@@ -31,7 +31,7 @@ pub const CLIENT_SECRET_ENV: &str = "ACTIONS_LINKEDIN_CONVERSIONS_CLIENT_SECRET"
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 pub struct Settings {
     /// The client ID of your LinkedIn OAuth application, used to refresh access tokens. Leave it empty to use the one the platform is configured with.
-    #[serde(default, deserialize_with = "non_empty_secret")]
+    #[serde(default, deserialize_with = "Secret::deserialize_non_empty")]
     #[schemars(
         title = "OAuth Client ID (optional)",
         with = "Option<String>",
@@ -39,17 +39,11 @@ pub struct Settings {
     )]
     pub client_id: Option<Secret>,
     /// The client secret of your LinkedIn OAuth application, used to refresh access tokens. Leave it empty to use the one the platform is configured with.
-    #[serde(default, deserialize_with = "non_empty_secret")]
+    #[serde(default, deserialize_with = "Secret::deserialize_non_empty")]
     #[schemars(
         title = "OAuth Client Secret (optional)",
         with = "Option<String>",
         extend("x-field" = {"type": "password"})
     )]
     pub client_secret: Option<Secret>,
-}
-
-/// An optional string setting as a [`Secret`]; an empty string counts as not set.
-fn non_empty_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
-    let value: Option<String> = Option::deserialize(d)?;
-    Ok(value.filter(|s| !s.is_empty()).map(Secret::new))
 }

@@ -20,7 +20,7 @@
 //! ```
 
 use actions_core::error::error_code_from_http_status;
-use actions_core::js::json_number_to_string;
+use actions_core::js;
 use actions_core::prelude::*;
 use actions_core::retry::is_retryable_status;
 use hmac::{Hmac, KeyInit, Mac};
@@ -47,7 +47,8 @@ const MAX_DEPTH: usize = 256;
 const BATCH_KEY_DOMAIN: &[u8] = b"actions-webhook/batch/v1\0";
 
 /// `JSON.stringify(value)`: key order kept, numbers as JavaScript prints them, strings escaped
-/// as JavaScript escapes them. The request body and the signature are made from this text.
+/// as JavaScript escapes them (core's [`actions_core::js::stringify`]). The request body and the
+/// signature are made from this text.
 ///
 /// # Errors
 /// The value nests deeper than 256 levels (a `PayloadValidationError`).
@@ -57,74 +58,18 @@ pub fn stringify(value: &Value) -> Result<String, Error> {
     Ok(out)
 }
 
-/// Appends `JSON.stringify(value)` to `out`.
+/// Appends `JSON.stringify(value)` to `out`, where `value` sits `depth` levels below the top of
+/// the body.
 ///
 /// # Errors
 /// As [`stringify()`].
 pub fn write_json(out: &mut String, value: &Value, depth: usize) -> Result<(), Error> {
-    if depth > MAX_DEPTH {
-        return Err(Error::payload_validation(format!(
+    let max = MAX_DEPTH.saturating_sub(depth);
+    js::write_json(value, out, max).map_err(|_| {
+        Error::payload_validation(format!(
             "data: nests deeper than {MAX_DEPTH} levels and cannot be JSON-encoded"
-        )));
-    }
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&json_number_to_string(n)),
-        Value::String(s) => write_json_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(out, item, depth + 1)?;
-            }
-            out.push(']');
-        }
-        Value::Object(members) => write_object(out, members, depth)?,
-    }
-    Ok(())
-}
-
-fn write_object(out: &mut String, members: &Map<String, Value>, depth: usize) -> Result<(), Error> {
-    out.push('{');
-    for (i, (k, v)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_json_string(out, k);
-        out.push(':');
-        write_json(out, v, depth + 1)?;
-    }
-    out.push('}');
-    Ok(())
-}
-
-/// A JSON string literal as `JSON.stringify` writes it: `"` and `\` escaped, `\b \f \n \r \t`
-/// by name, other control characters as `\u00xx`, everything else as is.
-fn write_json_string(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let b = u32::from(c) as usize;
-                out.push_str("\\u00");
-                out.push(char::from(HEX[b >> 4]));
-                out.push(char::from(HEX[b & 0xf]));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+        ))
+    })
 }
 
 /// The `X-Signature` value: the hex-encoded HMAC-SHA1 of `body` keyed with the shared secret
@@ -215,7 +160,7 @@ pub fn headers_of(headers: &Map<String, Value>) -> Result<Vec<(String, String)>,
         }
         let text = match value {
             Value::String(s) => s.clone(),
-            Value::Number(n) => json_number_to_string(n),
+            Value::Number(n) => js::json_number_to_string(n),
             Value::Bool(b) => b.to_string(),
             Value::Null => "null".to_string(),
             Value::Array(_) | Value::Object(_) => {

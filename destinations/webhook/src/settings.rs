@@ -2,7 +2,7 @@
 //! request bodies.
 
 use actions_core::prelude::*;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// Settings of the Webhook destination.
 ///
@@ -24,7 +24,7 @@ pub struct Settings {
     #[serde(
         rename = "sharedSecret",
         default,
-        deserialize_with = "non_empty_secret"
+        deserialize_with = "Secret::deserialize_non_empty"
     )]
     #[schemars(
         title = "Shared Secret",
@@ -32,10 +32,4 @@ pub struct Settings {
         extend("x-field" = {"type": "password"})
     )]
     pub shared_secret: Option<Secret>,
-}
-
-/// An optional string setting as a [`Secret`]; an empty string counts as not set.
-fn non_empty_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
-    let value: Option<String> = Option::deserialize(d)?;
-    Ok(value.filter(|s| !s.is_empty()).map(Secret::new))
 }
