@@ -245,7 +245,7 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// How deep [`stringify`] descends by default (parsed JSON is limited to 128 levels by
+/// How deep [`stringify()`] descends by default (parsed JSON is limited to 128 levels by
 /// `serde_json`; deeper values can only be built in code).
 pub const STRINGIFY_MAX_DEPTH: usize = 256;
 
