@@ -446,10 +446,13 @@ mod tests {
         Response::new(429, "u", headers, "")
     }
 
+    /// Response headers, and the wait they ask for.
+    type HintCase<'a> = (&'a [(&'a str, &'a str)], Option<Duration>);
+
     #[test]
     fn wait_hints() {
         let now = at(1_700_000_000);
-        let cases: &[(&[(&str, &str)], Option<Duration>)] = &[
+        let cases: &[HintCase] = &[
             (&[("Retry-After", "7")], Some(Duration::from_secs(7))),
             (
                 &[("Retry-After", " 1.5 ")],
