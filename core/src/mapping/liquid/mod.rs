@@ -309,6 +309,40 @@ mod tests {
     }
 
     #[test]
+    fn liquid_tag_echo_and_empty_filter() {
+        let ev = json!({"properties": {"a": "hi", "world": "Earth"}});
+        let r = |t: &str| render(t, ev.clone());
+        assert_eq!(
+            r("{% liquid assign x = properties.a | upcase\necho x %}").unwrap(),
+            "HI"
+        );
+        assert_eq!(r("{{ properties.world | }}").unwrap(), "Earth");
+        assert_eq!(r("{% echo %}{% # note %}.").unwrap(), ".");
+        assert!(r("{{ properties.world | | upcase }}").is_err());
+        assert_eq!(
+            r("{% liquid if true\necho 1 %}").unwrap_err().message(),
+            "tag if not closed"
+        );
+        assert!(
+            r("{% liquid for x in y\nendfor %}")
+                .unwrap_err()
+                .message()
+                .contains("tag \"for\" is disabled")
+        );
+    }
+
+    #[test]
+    fn comment_skips_what_it_holds() {
+        let ev = json!({});
+        // The stock `comment` block parses nested tags and could run past the template's end.
+        assert!(render("{% comment %}{% if x %}", ev.clone()).is_err());
+        assert_eq!(
+            render("{% comment %}{% if x %}{{ y | }}{% endcomment %}ok", ev).unwrap(),
+            "ok"
+        );
+    }
+
+    #[test]
     fn variable_keys() {
         assert_eq!(
             liquid_keys("{{ properties.a.b | upcase }} {% if traits.x > 1 %}{{ x }}{% endif %}"),
