@@ -63,7 +63,7 @@ pub(super) fn expand(text: &str) -> Cow<'_, str> {
             Token::Output(_) if in_comment => false,
             Token::Output(output) => match without_empty_filter(output.content) {
                 Some(expr) => {
-                    push_delimited(&mut out, ("{{", "}}"), &output, expr);
+                    push_output(&mut out, &output, expr);
                     true
                 }
                 None => false,
@@ -314,12 +314,10 @@ fn push_tag(out: &mut String, trim_left: bool, body: &str, trim_right: bool) {
     out.push_str(if trim_right { " -%}" } else { " %}" });
 }
 
-fn push_delimited(out: &mut String, (open, close): (&str, &str), d: &Delimited<'_>, body: &str) {
-    out.push_str(open);
-    out.push_str(if d.trim_left { "- " } else { " " });
-    out.push_str(body);
-    out.push_str(if d.trim_right { " -" } else { " " });
-    out.push_str(close);
+fn push_output(out: &mut String, output: &Delimited<'_>, expr: &str) {
+    out.push_str(if output.trim_left { "{{- " } else { "{{ " });
+    out.push_str(expr);
+    out.push_str(if output.trim_right { " -}}" } else { " }}" });
 }
 
 #[cfg(test)]
