@@ -37,8 +37,8 @@ use actions_core::action::{DynamicFieldResponse, HookResult, MultiStatusNode, Re
 use actions_core::context::{Clock, Features, MemoryState};
 use actions_core::oauth::{AuthTokens, RefreshedTokens};
 use actions_core::request::{
-    Capture, Exchange, OriginOverrides, PreparedRequest, SENSITIVE_KEYS, is_sensitive_header,
-    redact_body,
+    Capture, Exchange, OriginOverrides, PreparedRequest, is_sensitive_header, is_sensitive_key,
+    redact_body, redact_value,
 };
 use actions_core::runtime::TokenRefreshCallback;
 use actions_core::{Destination, DestinationRuntime, Error, EventOptions, RuntimeConfig};
@@ -1029,10 +1029,6 @@ fn multiset_difference(expected: &[(String, String)], sent: &[(String, String)])
     (missing, unexpected)
 }
 
-fn is_sensitive_key(key: &str) -> bool {
-    SENSITIVE_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
-}
-
 fn cut(s: &str) -> String {
     if s.chars().count() <= MAX_SHOWN {
         return s.to_string();
@@ -1078,27 +1074,8 @@ fn shown(v: &Value, sensitive: bool) -> String {
         return "(a value nested too deeply to show)".to_string();
     }
     let mut v = v.clone();
-    redact_in_place(&mut v, 0);
+    redact_value(&mut v);
     cut(&v.to_string())
-}
-
-fn redact_in_place(v: &mut Value, depth: usize) {
-    if depth > MAX_DIFF_DEPTH {
-        return;
-    }
-    match v {
-        Value::Object(o) => {
-            for (k, x) in o.iter_mut() {
-                if is_sensitive_key(k) && !x.is_object() && !x.is_array() {
-                    *x = Value::String("<redacted>".to_string());
-                } else {
-                    redact_in_place(x, depth + 1);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| redact_in_place(x, depth + 1)),
-        _ => {}
-    }
 }
 
 fn member_path(base: &str, key: &str) -> String {

@@ -31,7 +31,10 @@ mod redact;
 pub use capture::{Capture, Exchange, OriginOverrides};
 pub use message::{Body, Headers, PreparedRequest, Response};
 pub use options::{AfterResponseHook, BeforeRequestHook, RequestOptions, prepare};
-pub use redact::{SENSITIVE_HEADERS, SENSITIVE_KEYS, is_sensitive_header, redact_body};
+pub use redact::{
+    SENSITIVE_HEADERS, SENSITIVE_KEYS, is_sensitive_header, is_sensitive_key, redact_body,
+    redact_value,
+};
 
 use std::fmt;
 use std::sync::Arc;

@@ -32,8 +32,27 @@ pub const SENSITIVE_KEYS: &[&str] = &[
     "code",
 ];
 
-fn is_sensitive_key(key: &str) -> bool {
+/// Whether a body key (JSON member or form field) holds a secret ([`SENSITIVE_KEYS`], any case).
+///
+/// ```
+/// assert!(actions_core::request::is_sensitive_key("Client_Secret"));
+/// assert!(!actions_core::request::is_sensitive_key("email"));
+/// ```
+pub fn is_sensitive_key(key: &str) -> bool {
     SENSITIVE_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// Replaces, in place, the scalar values of secret members ([`is_sensitive_key`]) anywhere in
+/// `value` (down to 64 levels) with `"<redacted>"`.
+///
+/// ```
+/// use serde_json::json;
+/// let mut v = json!({"auth": {"access_token": "t0k3n"}, "list": [{"password": "p"}], "email": "a@b.c"});
+/// actions_core::request::redact_value(&mut v);
+/// assert_eq!(v, json!({"auth": {"access_token": "<redacted>"}, "list": [{"password": "<redacted>"}], "email": "a@b.c"}));
+/// ```
+pub fn redact_value(value: &mut Value) {
+    redact_json(value, 0);
 }
 
 fn redact_json(v: &mut Value, depth: usize) {

@@ -155,17 +155,6 @@ pub(super) fn schema_error(e: SchemaValidationError) -> Error {
     Error::schema_validation(e.message(), issues)
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn compile_subscription(raw: &Value) -> Result<CompiledSubscription, Error> {
     let partner_action = raw
         .get("partnerAction")
@@ -207,7 +196,10 @@ impl<D: Destination> DestinationRuntime<D> {
             Value::Null => Value::Object(Map::new()),
             other => {
                 return Err(Error::schema_validation(
-                    format!("Settings must be an object, got {}.", json_type(other)),
+                    format!(
+                        "Settings must be an object, got {}.",
+                        crate::js::type_name(other)
+                    ),
                     Vec::new(),
                 ));
             }
