@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use actions_core::Outcome;
 use actions_core::action::{MultiStatusNode, ResultEntry};
+use actions_core::request::Capture;
+use actions_core::{EventOptions, Outcome};
 use actions_core::context::Clock;
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, watch};
@@ -46,10 +47,22 @@ pub(crate) struct Engine {
     pub(crate) stop: watch::Sender<bool>,
     /// Notified whenever a scheduler publishes its idle state.
     pub(crate) progress: Notify,
+    /// The metrics recorder.
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The next 00:00 UTC after `now_ms` (ms), when daily quotas reset.
+pub(crate) fn next_utc_midnight(now_ms: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    (now_ms.div_euclid(DAY) + 1) * DAY
+}
+
+fn system_time(ms: i64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 fn until(now_ms: i64, at_ms: i64) -> Duration {
@@ -246,6 +259,15 @@ impl Engine {
     /// One attempt for `jobs` (one event, or a batch of one subscription).
     async fn attempt(&self, inst: &Instance, sub: usize, jobs: Vec<Job>) {
         let ids: Vec<u64> = jobs.iter().map(|j| j.id).collect();
+        // The configured rate (times the adaptive factor): one request per cell.
+        let mut stop = self.stop.subscribe();
+        while !self.stopping() {
+            let Some(wait) = inst.rate.check() else { break };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
         if self.stopping() {
             let _ = self.queue.release(ids).await;
             return;
@@ -316,10 +338,18 @@ impl Engine {
             self.settle(inst, fates).await;
             return;
         }
-        let opts = &inst.options;
+        let capture = Capture::new();
+        let opts = EventOptions {
+            capture: Some(capture.clone()),
+            ..inst.options.clone()
+        };
+        let opts = &opts;
+        let clock = tokio::time::Instant::now();
+        let action = inst.subs.get(sub).map_or("", |s| s.action.as_str());
         if let [event] = events.as_slice() {
             let result = inst.runtime.on_event(event, &settings, opts).await;
             let outcome = classify::outcome(&result);
+            self.after_request(inst, action, now, clock, &result, &outcome, &capture);
             let details = match &result {
                 Err(e) => classify::error_details(e),
                 Ok(_) => (None, None),
@@ -338,6 +368,7 @@ impl Engine {
         } else {
             let result = inst.runtime.on_batch(&events, &settings, opts).await;
             let outcome = classify::outcome(&result);
+            self.after_request(inst, action, now, clock, &result, &outcome, &capture);
             let nodes = multistatus(&result);
             match outcome {
                 Outcome::Partial(per_item) => {
@@ -376,6 +407,61 @@ impl Engine {
             }
         }
         self.settle(inst, fates).await;
+    }
+
+    /// After one request (an event or a batch): the latency histogram, the partner's quota
+    /// headers (the 10% warning; a pause until `X-RateLimit-Reset` when `X-RateLimit-Remaining`
+    /// is 0, instead of sending into the wall), and the adaptive factor's recovery.
+    #[allow(clippy::too_many_arguments)]
+    fn after_request(
+        &self,
+        inst: &Instance,
+        action: &str,
+        started: i64,
+        clock: tokio::time::Instant,
+        result: &Result<Vec<ResultEntry>, actions_core::Error>,
+        outcome: &Outcome,
+        capture: &Capture,
+    ) {
+        self.metrics
+            .histogram(
+                "relay_request_duration_seconds",
+                &[("instance", inst.id.as_str()), ("action", action)],
+            )
+            .record(clock.elapsed().as_secs_f64());
+        let now = self.now_ms();
+        let exchanges = capture.take();
+        let quota = classify::quota(result, &exchanges, system_time(now));
+        if quota.is_present() {
+            if inst.rate.observe(quota.limit, quota.remaining) {
+                inst.count(|c| c.quota_warnings += 1);
+                tracing::warn!(
+                    instance = %inst.id,
+                    remaining = quota.remaining,
+                    limit = quota.limit,
+                    "the partner's rate-limit quota is below 10% (X-RateLimit-Remaining)"
+                );
+            }
+            let limited = match outcome {
+                Outcome::RateLimited { .. } => true,
+                Outcome::Partial(v) => v.iter().any(|o| matches!(o, Outcome::RateLimited { .. })),
+                _ => false,
+            };
+            if quota.is_exhausted() && !limited {
+                let wait = quota.reset.unwrap_or(self.retry.initial_backoff);
+                self.pause_for(
+                    inst,
+                    started,
+                    now,
+                    "X-RateLimit-Remaining is 0: waiting for X-RateLimit-Reset",
+                    true,
+                    |_| wait,
+                );
+            }
+        }
+        if outcome.is_done() {
+            inst.rate.recover();
+        }
     }
 
     /// What to do with one job after an attempt that started at `started`.
@@ -477,14 +563,47 @@ impl Engine {
                 again(now.saturating_add(millis(delay)), true, reason)
             }
             Outcome::RateLimited { after, reason } => {
-                let due = self.pause_for(inst, started, now, reason, true, |p| {
+                let mut quota_until = None;
+                let (due, began) = self.pause_for(inst, started, now, reason, true, |p| {
+                    let before = p.rate_streak;
                     p.rate_streak += 1;
-                    after.unwrap_or_else(|| self.backoff.ceiling(p.rate_streak))
+                    match after {
+                        Some(a) => *a,
+                        None => {
+                            // No hint: back off, at most until the next 00:00 UTC; a 429 that
+                            // persists after a pause of max_backoff is a daily quota.
+                            let midnight = next_utc_midnight(now);
+                            let to_midnight = until(now, midnight);
+                            let ceiling = self.backoff.ceiling(p.rate_streak);
+                            if before >= 1 && self.backoff.ceiling(before) >= self.retry.max_backoff
+                                || ceiling >= to_midnight
+                            {
+                                quota_until = Some(midnight);
+                                to_midnight
+                            } else {
+                                ceiling
+                            }
+                        }
+                    }
                 });
+                if began {
+                    inst.rate.slow_down();
+                    if let Some(at) = quota_until {
+                        let why = format!(
+                            "quota exhausted until {} (429 without a wait hint after a pause of max_backoff)",
+                            crate::rfc3339(at)
+                        );
+                        tracing::warn!(instance = %inst.id, reason = %why, "destination paused");
+                        inst.pause().reason = why.clone();
+                        inst.settings.state.send_modify(|s| {
+                            s.pause_reason = Some(why);
+                        });
+                    }
+                }
                 again(due, false, reason)
             }
             Outcome::RefreshThenRetry { reason } => {
-                let due = self.pause_for(inst, started, now, reason, false, |p| {
+                let (due, _) = self.pause_for(inst, started, now, reason, false, |p| {
                     p.propagation_streak += 1;
                     let exp = p.propagation_streak.saturating_sub(1).min(16);
                     self.retry
@@ -516,7 +635,8 @@ impl Engine {
 
     /// Pauses the instance — unless the attempt started before the current pause of the same
     /// kind began: then it failed for that pause's reason and only waits for its end. `next`
-    /// grows the kind's streak and returns the delay. Returns when the job is due again.
+    /// grows the kind's streak and returns the delay. Returns when the job is due again, and
+    /// whether a new pause began.
     fn pause_for(
         &self,
         inst: &Instance,
@@ -525,10 +645,10 @@ impl Engine {
         reason: &str,
         rate_limit: bool,
         next: impl FnOnce(&mut crate::instance::Pause) -> Duration,
-    ) -> i64 {
+    ) -> (i64, bool) {
         let mut p = inst.pause();
         if started <= p.started_ms && p.rate_limit == rate_limit {
-            return p.until_ms.max(now);
+            return (p.until_ms.max(now), false);
         }
         let delay = next(&mut p);
         p.started_ms = now;
@@ -554,7 +674,7 @@ impl Engine {
             s.paused_until_ms = Some(until_ms);
             s.pause_reason = Some(reason.to_string());
         });
-        until_ms
+        (until_ms, true)
     }
 
     fn halt(&self, inst: &Instance, reason: &str) {

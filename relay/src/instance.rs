@@ -48,6 +48,8 @@ pub struct Counters {
     pub rate_limit_pauses: u64,
     /// Pauses of the whole instance after a token-propagation answer.
     pub propagation_pauses: u64,
+    /// Times the partner's remaining quota fell below 10% of `X-RateLimit-Limit`.
+    pub quota_warnings: u64,
 }
 
 /// The pause of an instance.
@@ -188,6 +190,10 @@ pub(crate) struct Instance {
     pub(crate) settings: Arc<Settings>,
     pub(crate) options: EventOptions,
     pub(crate) max_in_flight: usize,
+    /// The request rate: configured limit × adaptive factor, and the partner's quota headers.
+    pub(crate) rate: crate::ratelimit::Rate,
+    /// How batch-capable subscriptions are batched.
+    pub(crate) batch: crate::config::BatchConfig,
     pub(crate) pause: Mutex<Pause>,
     pub(crate) halted: Mutex<Option<String>>,
     pub(crate) counters: Mutex<Counters>,
@@ -215,6 +221,10 @@ impl Instance {
             .clone();
         c.token_refreshes = self.settings.refreshes.load(Ordering::Relaxed);
         c
+    }
+
+    pub(crate) fn rate_view(&self) -> crate::ratelimit::RateView {
+        self.rate.view()
     }
 
     pub(crate) fn pause(&self) -> std::sync::MutexGuard<'_, Pause> {

@@ -23,9 +23,12 @@
 pub mod classify;
 pub mod config;
 pub mod engine;
+pub mod ingest;
 mod instance;
+pub mod metrics;
 pub mod progress;
 pub mod queue;
+pub mod ratelimit;
 pub mod schedule;
 mod summary;
 
@@ -207,6 +210,7 @@ impl RelayBuilder {
             shutdown_grace: self.grace,
             stop,
             progress: Notify::new(),
+            metrics: metrics::Metrics::new(),
         });
         let mut tasks = Vec::new();
         for inst in &engine.instances {
@@ -369,6 +373,8 @@ async fn build_instance(
         settings,
         options,
         max_in_flight: d.max_in_flight,
+        rate: ratelimit::Rate::new(d.rate_limit.clone()),
+        batch: d.batch.clone(),
         pause: Mutex::new(pause),
         halted: Mutex::new(halted),
         counters: Mutex::new(Counters::default()),
@@ -467,31 +473,62 @@ impl Relay {
         &self,
         items: Vec<Result<Value, (String, String)>>,
     ) -> Result<Vec<Option<Accepted>>, RelayError> {
+        let mut events = Vec::with_capacity(items.len());
+        let mut invalid = Vec::new();
+        let mut slots: Vec<bool> = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Ok(mut event) if event.is_object() => {
+                    let message_id = ensure_message_id(&mut event);
+                    let text = event.to_string();
+                    events.push(Prepared {
+                        event,
+                        message_id,
+                        text,
+                    });
+                    slots.push(true);
+                }
+                Ok(v) => {
+                    invalid.push((
+                        v.to_string(),
+                        format!("an event must be a JSON object, got {}", kind(&v)),
+                    ));
+                    slots.push(false);
+                }
+                Err(pair) => {
+                    invalid.push(pair);
+                    slots.push(false);
+                }
+            }
+        }
+        let mut accepted = self.accept_prepared(events, invalid).await?.into_iter();
+        Ok(slots
+            .into_iter()
+            .map(|ok| if ok { accepted.next() } else { None })
+            .collect())
+    }
+
+    /// Accepts events that have their `messageId` and JSON text, and dead-letters `invalid`
+    /// input (raw text, reason), in one durable step.
+    pub(crate) async fn accept_prepared(
+        &self,
+        events: Vec<Prepared>,
+        invalid: Vec<(String, String)>,
+    ) -> Result<Vec<Accepted>, RelayError> {
         let now = self.engine.now_ms();
         let mut jobs = Vec::new();
         let mut owners: Vec<(usize, usize)> = Vec::new();
-        let mut out: Vec<Option<Accepted>> = Vec::with_capacity(items.len());
-        let mut invalid = Vec::new();
-        for item in items {
-            let mut event = match item {
-                Ok(v) if v.is_object() => v,
-                Ok(v) => {
-                    invalid.push(dead_input(
-                        v.to_string(),
-                        format!("an event must be a JSON object, got {}", kind(&v)),
-                        now,
-                    ));
-                    out.push(None);
-                    continue;
-                }
-                Err((raw, reason)) => {
-                    invalid.push(dead_input(raw, reason, now));
-                    out.push(None);
-                    continue;
-                }
-            };
-            let message_id = ensure_message_id(&mut event);
-            let text = event.to_string();
+        let mut out: Vec<Accepted> = Vec::with_capacity(events.len());
+        let invalid: Vec<DeadLetter> = invalid
+            .into_iter()
+            .map(|(raw, reason)| dead_input(raw, reason, now))
+            .collect();
+        for Prepared {
+            event,
+            message_id,
+            text,
+        } in events
+        {
             let slot = out.len();
             for (ii, inst) in self.engine.instances.iter().enumerate() {
                 for (si, sub) in inst.subs.iter().enumerate() {
@@ -512,20 +549,21 @@ impl Relay {
                     owners.push((slot, ii));
                 }
             }
-            out.push(Some(Accepted {
+            out.push(Accepted {
                 message_id,
                 queued: Vec::new(),
                 delivered_before: Vec::new(),
                 queued_before: Vec::new(),
-            }));
+            });
         }
         let n_invalid = invalid.len() as u64;
-        self.engine.queue.add_dead_letters(invalid).await?;
+        if !invalid.is_empty() {
+            self.engine.queue.add_dead_letters(invalid).await?;
+        }
         let results = self.engine.queue.enqueue(jobs).await?;
         let mut woken = vec![false; self.engine.instances.len()];
         for ((slot, ii), result) in owners.into_iter().zip(results) {
-            let (Some(Some(acc)), Some(inst)) = (out.get_mut(slot), self.engine.instances.get(ii))
-            else {
+            let (Some(acc), Some(inst)) = (out.get_mut(slot), self.engine.instances.get(ii)) else {
                 continue;
             };
             match result {
@@ -549,7 +587,7 @@ impl Relay {
                 inst.wake();
             }
         }
-        let not_subscribed = out.iter().flatten().filter(|a| a.not_subscribed()).count() as u64;
+        let not_subscribed = out.iter().filter(|a| a.not_subscribed()).count() as u64;
         let mut extra = self
             .extra
             .lock()
@@ -557,6 +595,65 @@ impl Relay {
         extra.invalid += n_invalid;
         extra.not_subscribed += not_subscribed;
         Ok(out)
+    }
+
+    /// Now, on relay's clock (ms since the epoch).
+    pub fn now_ms(&self) -> i64 {
+        self.engine.now_ms()
+    }
+
+    /// This relay's metrics recorder.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.engine.metrics
+    }
+
+    /// The Prometheus text of every metric family ([`metrics`]): the live ones plus the
+    /// counters, queue figures and rate-limit state read now.
+    pub async fn render_metrics(&self) -> String {
+        let m = &self.engine.metrics;
+        let stats = self
+            .engine
+            .queue
+            .stats(self.engine.now_ms())
+            .await
+            .unwrap_or_default();
+        let now = self.engine.now_ms();
+        for inst in &self.engine.instances {
+            let id = inst.id.as_str();
+            let l = [("instance", id)];
+            let c = inst.counters();
+            m.counter("relay_accepted_total", &l).absolute(c.accepted);
+            m.counter("relay_delivered_total", &l).absolute(c.delivered);
+            for (reason, n) in &c.retried {
+                m.counter("relay_retried_total", &[("instance", id), ("reason", reason)])
+                    .absolute(*n);
+            }
+            for (reason, n) in &c.dead {
+                m.counter(
+                    "relay_dead_lettered_total",
+                    &[("instance", id), ("reason", reason)],
+                )
+                .absolute(*n);
+            }
+            m.counter("relay_rate_limit_pauses_total", &l)
+                .absolute(c.rate_limit_pauses);
+            m.counter("relay_token_refreshes_total", &l)
+                .absolute(c.token_refreshes);
+            let s = stats.get(id).cloned().unwrap_or_default();
+            m.gauge("relay_queue_depth", &l).set(s.depth as f64);
+            let age = s
+                .oldest_accepted_ms
+                .map_or(0.0, |a| (now - a).max(0) as f64 / 1000.0);
+            m.gauge("relay_oldest_event_age_seconds", &l).set(age);
+            let rate = inst.rate_view();
+            m.gauge("relay_rate_limit_factor", &l).set(rate.factor);
+            if let Some(r) = rate.remaining {
+                m.gauge("relay_rate_limit_remaining", &l).set(r as f64);
+            }
+            m.gauge("relay_rate_limit_low", &l)
+                .set(if rate.low { 1.0 } else { 0.0 });
+        }
+        m.render()
     }
 
     /// Waits until every accepted event was delivered or dead-lettered (retry delays are waited
@@ -679,9 +776,23 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// An event ready to be accepted: its `messageId` and its JSON text.
+pub(crate) struct Prepared {
+    pub(crate) event: Value,
+    pub(crate) message_id: String,
+    pub(crate) text: String,
+}
+
+/// RFC 3339 with milliseconds, UTC.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 /// The event's `messageId`: a non-empty string as is, a number as its text, else a new UUID
 /// (written into the event).
-fn ensure_message_id(event: &mut Value) -> String {
+pub(crate) fn ensure_message_id(event: &mut Value) -> String {
     let Some(obj) = event.as_object_mut() else {
         return String::new();
     };

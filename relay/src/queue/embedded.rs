@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redb::{
     ConcurrencyMode, Database, Durability, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
-    ReadableTable, Table, TableDefinition, WriteTransaction,
+    ReadableTable, ReadableTableMetadata, Table, TableDefinition, WriteTransaction,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -823,6 +823,13 @@ impl Queue for EmbeddedQueue {
         self.send(Op::PutState(instance.to_string(), state))
             .await
             .map(|_| ())
+    }
+
+    async fn depth(&self) -> Result<u64, StoreError> {
+        let r = io("depth");
+        let txn = self.begin_read()?;
+        let jobs = txn.open_table(JOBS).map_err(|e| r(e.into()))?;
+        jobs.len().map_err(|e| r(e.into()))
     }
 
     async fn stats(&self, now_ms: i64) -> Result<BTreeMap<String, InstanceStats>, StoreError> {

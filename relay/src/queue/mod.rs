@@ -370,4 +370,8 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Queue figures per instance (every instance the store knows of).
     async fn stats(&self, now_ms: i64) -> Result<BTreeMap<String, InstanceStats>, StoreError>;
+
+    /// Jobs held, over every instance (due, scheduled or in flight): what the ingest's
+    /// back-pressure compares with `max_queue_depth`. Cheap: called on every ingest request.
+    async fn depth(&self) -> Result<u64, StoreError>;
 }
