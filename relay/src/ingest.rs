@@ -128,6 +128,7 @@ fn known_key(keys: &[[u8; 32]], key: &str) -> bool {
 }
 
 /// A refusal: status, reason (the `message` of the answer) and the metric's short reason.
+#[derive(Debug)]
 struct Refusal {
     status: StatusCode,
     message: String,
