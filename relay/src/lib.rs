@@ -334,7 +334,7 @@ async fn build_instance(
         subs.push(Sub {
             action: action.clone(),
             subscription,
-            batch: info.action(action).is_some_and(|a| a.supports_batch),
+            batch: d.batch.enabled && info.action(action).is_some_and(|a| a.supports_batch),
         });
     }
     // Tokens: the stored ones win while the configured credentials are the same.
@@ -600,6 +600,16 @@ impl Relay {
     /// Now, on relay's clock (ms since the epoch).
     pub fn now_ms(&self) -> i64 {
         self.engine.now_ms()
+    }
+
+    /// The rate state of a destination instance: adaptive factor and the partner's last quota
+    /// headers.
+    pub fn rate(&self, instance: &str) -> Option<ratelimit::RateView> {
+        self.engine
+            .instances
+            .iter()
+            .find(|i| i.id == instance)
+            .map(|i| i.rate_view())
     }
 
     /// This relay's metrics recorder.

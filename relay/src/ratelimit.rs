@@ -18,6 +18,7 @@
 //! assert_eq!(rate.check(), Some(Duration::from_millis(100))); // then one per 100 ms
 //! rate.slow_down(); // a 429: half the rate
 //! assert_eq!(rate.factor(), 0.5);
+//! assert_eq!(rate.check(), Some(Duration::from_millis(200)));
 //! # }
 //! ```
 
@@ -134,7 +135,17 @@ impl Rate {
         if (inner.factor - inner.built).abs() >= 0.1 || (inner.factor == 1.0 && inner.built != 1.0)
         {
             if let Some(c) = &self.config {
-                inner.limiter = build(c, inner.factor);
+                // A new limiter starts empty, not with a fresh burst: the rate change never
+                // lets extra requests through.
+                let limiter = build(c, inner.factor);
+                if let Some(l) = &limiter {
+                    for _ in 0..c.burst() {
+                        if l.check().is_err() {
+                            break;
+                        }
+                    }
+                }
+                inner.limiter = limiter;
             }
             inner.built = inner.factor;
         }
@@ -206,7 +217,9 @@ mod tests {
         r.slow_down();
         r.slow_down();
         assert_eq!(r.factor(), 0.25);
-        // A quarter of the rate: one request per 40 ms.
+        // A quarter of the rate: one request per 40 ms (the new limiter starts empty).
+        assert_eq!(r.check(), Some(Duration::from_millis(40)));
+        tokio::time::advance(Duration::from_millis(40)).await;
         assert_eq!(r.check(), None);
         assert_eq!(r.check(), Some(Duration::from_millis(40)));
         for _ in 0..100 {
@@ -217,7 +230,7 @@ mod tests {
             r.recover();
         }
         assert_eq!(r.factor(), 1.0);
-        tokio::time::advance(Duration::from_secs(1)).await;
+        tokio::time::advance(Duration::from_millis(10)).await;
         assert_eq!(r.check(), None);
         assert_eq!(r.check(), Some(Duration::from_millis(10)));
     }
