@@ -422,6 +422,10 @@ pub struct SubscriptionConfig {
     /// The mapping, merged over the action's default mapping.
     #[serde(default = "empty_object", deserialize_with = "json")]
     pub mapping: Value,
+    /// Whether events of one user go out in acceptance order (default: for audience actions —
+    /// an audience destination, or an action subscribed to `Audience Entered`/`Exited`).
+    #[serde(default)]
+    pub ordered: Option<bool>,
 }
 
 fn empty_object() -> Value {

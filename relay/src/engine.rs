@@ -27,6 +27,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::batcher::Batcher;
 use crate::classify;
 use crate::config::RetryConfig;
 use crate::instance::Instance;
@@ -42,7 +43,6 @@ pub(crate) struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) backoff: Backoff,
     pub(crate) retry: RetryConfig,
-    pub(crate) batch_size: usize,
     pub(crate) shutdown_grace: Duration,
     pub(crate) stop: watch::Sender<bool>,
     /// Notified whenever a scheduler publishes its idle state.
@@ -51,7 +51,7 @@ pub(crate) struct Engine {
     pub(crate) metrics: crate::metrics::Metrics,
 }
 
-fn millis(d: Duration) -> i64 {
+pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -68,6 +68,9 @@ fn system_time(ms: i64) -> std::time::SystemTime {
 fn until(now_ms: i64, at_ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(at_ms.saturating_sub(now_ms)).unwrap_or(0))
 }
+
+/// Most jobs a scheduler holds between lease and attempt.
+const MAX_HELD: usize = 50_000;
 
 /// One job's fate after an attempt.
 enum Fate {
@@ -88,13 +91,25 @@ impl Engine {
     }
 
     /// The scheduler of one instance; returns when the engine stops (after in-flight attempts
-    /// finished or the grace period ran out).
+    /// finished or the grace period ran out). Leased jobs go through the [`Batcher`]: batches
+    /// form per subscription and batch keys and leave on size, bytes or linger; ordered jobs
+    /// wait for earlier jobs of their user.
     pub(crate) async fn run_instance(self: Arc<Self>, inst: Arc<Instance>) {
         let slots = Arc::new(Semaphore::new(inst.max_in_flight));
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut stop = self.stop.subscribe();
-        let batching = inst.subs.iter().any(|s| s.batch);
-        loop {
+        let mut batcher = Batcher::default();
+        // Most jobs held between lease and attempt.
+        let max_batch = inst
+            .subs
+            .iter()
+            .filter(|s| s.batch)
+            .map(|s| s.max_batch)
+            .max()
+            .unwrap_or(1);
+        let cap = inst.max_in_flight.saturating_mul(max_batch).min(MAX_HELD);
+        self.load_order(&inst).await;
+        'run: loop {
             while tasks.try_join_next().is_some() {}
             if *stop.borrow() {
                 break;
@@ -119,41 +134,21 @@ impl Engine {
                 }
                 continue;
             }
+            // Lease what fits: while batches form, more than the free slots.
             let free = slots.available_permits();
-            if free > 0 {
-                let want = if batching {
-                    free * self.batch_size
-                } else {
-                    free
-                };
-                match self.queue.lease(&inst.id, now, want).await {
-                    Ok(jobs) if !jobs.is_empty() => {
-                        // A slot per attempt before it starts: at most `max_in_flight`
-                        // attempts are sent at once, and nothing more is leased meanwhile.
-                        let mut groups = self.group(&inst, jobs).into_iter();
-                        while let Some(group) = groups.next() {
-                            let permit = tokio::select! {
-                                p = slots.clone().acquire_owned() => p.ok(),
-                                _ = stop.changed() => None,
-                            };
-                            let Some(permit) = permit else {
-                                // Stopping: what did not start goes back unchanged.
-                                let ids = std::iter::once(group)
-                                    .chain(groups.by_ref())
-                                    .flat_map(|(_, jobs)| jobs.into_iter().map(|j| j.id))
-                                    .collect();
-                                self.write(&inst, self.queue.release(ids).await);
-                                break;
-                            };
-                            let (engine, inst) = (self.clone(), inst.clone());
-                            tasks.spawn(async move {
-                                engine.attempt(&inst, group.0, group.1).await;
-                                drop(permit);
-                            });
+            let room = if max_batch > 1 {
+                cap.saturating_sub(batcher.held())
+            } else {
+                free.saturating_sub(batcher.held())
+            };
+            if room > 0 {
+                match self.queue.lease(&inst.id, now, room).await {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            let sub = self.sub_of(&inst, &job);
+                            batcher.add(&inst, sub, job, now);
                         }
-                        continue;
                     }
-                    Ok(_) => {}
                     Err(e) => {
                         tracing::error!(instance = %inst.id, error = %e, "lease failed");
                         tokio::select! {
@@ -164,23 +159,64 @@ impl Engine {
                     }
                 }
             }
-            let next = match self.queue.next_due(&inst.id).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(instance = %inst.id, error = %e, "reading the queue failed");
-                    Some(now + 1000)
+            batcher.unblock(&inst, now);
+            let mut ready = batcher.take_ready(&inst, now, false).into_iter();
+            while let Some((sub, jobs)) = ready.next() {
+                // A slot per attempt before it starts: at most `max_in_flight` attempts are
+                // sent at once.
+                let permit = tokio::select! {
+                    p = slots.clone().acquire_owned() => p.ok(),
+                    _ = stop.changed() => None,
+                };
+                let Some(permit) = permit else {
+                    // Stopping: what did not start goes back unchanged.
+                    let ids = std::iter::once((sub, jobs))
+                        .chain(ready.by_ref())
+                        .flat_map(|(_, jobs)| jobs.into_iter().map(|j| j.id))
+                        .collect();
+                    self.write(&inst, self.queue.release(ids).await);
+                    break 'run;
+                };
+                let (engine, inst) = (self.clone(), inst.clone());
+                tasks.spawn(async move {
+                    engine.attempt(&inst, sub, jobs).await;
+                    drop(permit);
+                });
+            }
+            let next = if room > 0 {
+                match self.queue.next_due(&inst.id).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!(instance = %inst.id, error = %e, "reading the queue failed");
+                        Some(now + 1000)
+                    }
                 }
+            } else {
+                None
             };
-            self.publish(&inst, generation, next.is_none() && tasks.is_empty());
-            let wait = next.map(|at| until(self.now_ms(), at));
+            self.publish(
+                &inst,
+                generation,
+                next.is_none() && tasks.is_empty() && batcher.is_empty(),
+            );
+            let now = self.now_ms();
+            let wake = match (next, batcher.next_deadline(&inst)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = wake.map(|at| until(now, at));
             tokio::select! {
                 _ = stop.changed() => {}
                 _ = inst.notify.notified() => {}
-                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() && free > 0 => {}
+                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
         }
-        // Stop: let in-flight attempts finish, bounded.
+        // Stop: held jobs go back unchanged; in-flight attempts may finish, bounded.
+        let held = batcher.drain_ids();
+        if !held.is_empty() {
+            self.write(&inst, self.queue.release(held).await);
+        }
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(self.shutdown_grace, drain)
             .await
@@ -196,6 +232,32 @@ impl Engine {
         self.publish(&inst, inst.generation.load(Ordering::SeqCst), true);
     }
 
+    /// Before the first lease: the unfinished jobs of ordered actions from the store (jobs
+    /// waiting for a retry from before a restart keep their place in their user's order).
+    async fn load_order(&self, inst: &Instance) {
+        if !inst.subs.iter().any(|s| s.ordered) {
+            return;
+        }
+        match self.queue.held_jobs(&inst.id).await {
+            Ok(jobs) => {
+                let mut order = inst.order();
+                for job in jobs {
+                    let Some(sub) = inst.subs.get(self.sub_of(inst, &job)) else {
+                        continue;
+                    };
+                    if sub.ordered
+                        && let Some(user) = crate::batcher::user_key(&job.record.event)
+                    {
+                        order.track(&sub.action, &user, job.id);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(instance = %inst.id, error = %e, "reading the queue failed; per-user order starts from what is leased");
+            }
+        }
+    }
+
     fn publish(&self, inst: &Instance, generation: u64, idle: bool) {
         let changed = inst.idle.send_if_modified(|v| {
             let new = (generation, idle);
@@ -206,37 +268,6 @@ impl Engine {
         if changed {
             self.progress.notify_waiters();
         }
-    }
-
-    /// Groups leased jobs into attempts: batches per subscription for batch actions, single
-    /// events otherwise.
-    fn group(&self, inst: &Instance, jobs: Vec<Job>) -> Vec<(usize, Vec<Job>)> {
-        let mut by_sub: Vec<Vec<Job>> = (0..inst.subs.len()).map(|_| Vec::new()).collect();
-        let mut out = Vec::new();
-        for job in jobs {
-            let i = self.sub_of(inst, &job);
-            match by_sub.get_mut(i) {
-                Some(v) => v.push(job),
-                None => out.push((i, vec![job])),
-            }
-        }
-        for (i, jobs) in by_sub.into_iter().enumerate() {
-            if jobs.is_empty() {
-                continue;
-            }
-            let batch = inst.subs.get(i).is_some_and(|s| s.batch);
-            if batch {
-                let mut jobs = jobs;
-                while !jobs.is_empty() {
-                    let rest = jobs.split_off(jobs.len().min(self.batch_size));
-                    out.push((i, jobs));
-                    jobs = rest;
-                }
-            } else {
-                out.extend(jobs.into_iter().map(|j| (i, vec![j])));
-            }
-        }
-        out
     }
 
     /// The subscription a job belongs to: its index when the action there is still the job's,
@@ -719,6 +750,11 @@ impl Engine {
                 Fate::Hold(id) => hold.push(id),
             }
         }
+        let finished: Vec<u64> = done
+            .iter()
+            .map(|c| c.id)
+            .chain(dead.iter().map(|b| b.id))
+            .collect();
         let (a, b, c, d) = tokio::join!(
             self.queue.complete(done),
             self.queue.reschedule(again),
@@ -729,6 +765,13 @@ impl Engine {
         self.write(inst, b);
         self.write(inst, c.map(|_| ()));
         self.write(inst, d);
+        // Later jobs of the same users may go now (the scheduler wakes when this attempt ends).
+        if !finished.is_empty() {
+            let mut order = inst.order();
+            for id in finished {
+                order.finish(id);
+            }
+        }
     }
 
     fn write(&self, inst: &Instance, r: Result<(), crate::queue::StoreError>) {

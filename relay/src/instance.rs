@@ -22,8 +22,14 @@ pub(crate) struct Sub {
     pub(crate) action: String,
     /// The parsed `subscribe` query (checked at acceptance).
     pub(crate) subscription: Subscription,
-    /// Whether the action takes batches.
+    /// Whether the action gets batches (batch-capable and batching not turned off).
     pub(crate) batch: bool,
+    /// Most events in one batch: the configured size, never above the action's maximum.
+    pub(crate) max_batch: usize,
+    /// The mapping of the action's batch keys (events with other values go in other batches).
+    pub(crate) batch_keys: Option<actions_core::mapping::Mapping>,
+    /// Whether events of one user must go out in acceptance order (audience actions).
+    pub(crate) ordered: bool,
 }
 
 /// What relay counted for one instance during this process.
@@ -195,6 +201,8 @@ pub(crate) struct Instance {
     /// How batch-capable subscriptions are batched.
     pub(crate) batch: crate::config::BatchConfig,
     pub(crate) pause: Mutex<Pause>,
+    /// Unfinished jobs of ordered actions, per user.
+    pub(crate) order: Mutex<crate::batcher::Order>,
     pub(crate) halted: Mutex<Option<String>>,
     pub(crate) counters: Mutex<Counters>,
     /// New work: wakes the scheduler.
@@ -221,6 +229,12 @@ impl Instance {
             .clone();
         c.token_refreshes = self.settings.refreshes.load(Ordering::Relaxed);
         c
+    }
+
+    pub(crate) fn order(&self) -> std::sync::MutexGuard<'_, crate::batcher::Order> {
+        self.order
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn rate_view(&self) -> crate::ratelimit::RateView {

@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batcher;
 pub mod classify;
 pub mod config;
 pub mod engine;
@@ -59,8 +60,9 @@ use crate::queue::{
 };
 pub use crate::summary::{InstanceSummary, Summary};
 
-/// The default number of events in one batch attempt of a batch-capable action.
-pub const DEFAULT_BATCH_SIZE: usize = 200;
+/// The default number of events in one batch of a batch-capable action (the configuration's
+/// `batch.size`; never above the action's own maximum).
+pub const DEFAULT_BATCH_SIZE: usize = 1000;
 /// The default time in-flight attempts get to finish at shutdown.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
@@ -130,7 +132,7 @@ pub struct RelayBuilder {
     clock: Option<Arc<dyn Clock>>,
     seed: Option<u64>,
     queue: Option<Arc<dyn Queue>>,
-    batch_size: usize,
+    batch_size: Option<usize>,
     grace: Duration,
 }
 
@@ -159,9 +161,10 @@ impl RelayBuilder {
         self
     }
 
-    /// Most events in one batch attempt (default [`DEFAULT_BATCH_SIZE`]).
+    /// Most events in one batch attempt, for every instance (default: each instance's
+    /// `batch.size`, [`DEFAULT_BATCH_SIZE`] unless configured; never above an action's maximum).
     pub fn batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n.max(1);
+        self.batch_size = Some(n.max(1));
         self
     }
 
@@ -194,7 +197,15 @@ impl RelayBuilder {
         let mut instances = Vec::new();
         for i in 0..self.config.destinations.len() {
             instances.push(Arc::new(
-                build_instance(&self.config, i, &self.registry, &clock, &queue).await?,
+                build_instance(
+                    &self.config,
+                    i,
+                    &self.registry,
+                    &clock,
+                    &queue,
+                    self.batch_size,
+                )
+                .await?,
             ));
         }
         let seed = self.seed.unwrap_or_else(rand::random);
@@ -206,7 +217,6 @@ impl RelayBuilder {
             clock,
             backoff: schedule::Backoff::new(retry.initial_backoff, retry.max_backoff, seed),
             retry,
-            batch_size: self.batch_size,
             shutdown_grace: self.grace,
             stop,
             progress: Notify::new(),
@@ -231,6 +241,7 @@ async fn build_instance(
     registry: &Registry,
     clock: &Arc<dyn Clock>,
     queue: &Arc<dyn Queue>,
+    batch_size: Option<usize>,
 ) -> Result<Instance, RelayError> {
     let d = &config.destinations[i];
     let entry = registry.get(&d.slug.value).map_err(|e| {
@@ -328,13 +339,38 @@ async fn build_instance(
         let member = serde_json::json!({
             "partnerAction": action,
             "subscribe": fql,
-            "mapping": Value::Object(mapping),
+            "mapping": Value::Object(mapping.clone()),
         });
         members.push(member);
+        let action_info = info.action(action);
+        let batch = d.batch.enabled && action_info.is_some_and(|a| a.supports_batch);
+        let max_batch = [
+            Some(d.batch.size),
+            batch_size,
+            action_info.and_then(batcher::action_maximum),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(1)
+        .max(1);
+        let batch_keys = match action_info {
+            Some(a) if batch => batcher::batch_keys_mapping(a, &mapping).map_err(|m| {
+                config.error_at(&s.partner_action.span, key("mapping"), m)
+            })?,
+            _ => None,
+        };
+        let ordered = s.ordered.unwrap_or_else(|| {
+            info.definition.audience_mode.is_some()
+                || action_info.is_some_and(batcher::is_audience_action)
+        });
         subs.push(Sub {
             action: action.clone(),
             subscription,
-            batch: d.batch.enabled && info.action(action).is_some_and(|a| a.supports_batch),
+            batch,
+            max_batch,
+            batch_keys,
+            ordered,
         });
     }
     // Tokens: the stored ones win while the configured credentials are the same.
@@ -376,6 +412,7 @@ async fn build_instance(
         rate: ratelimit::Rate::new(d.rate_limit.clone()),
         batch: d.batch.clone(),
         pause: Mutex::new(pause),
+        order: Mutex::new(batcher::Order::default()),
         halted: Mutex::new(halted),
         counters: Mutex::new(Counters::default()),
         notify: Notify::new(),
@@ -427,7 +464,7 @@ impl Relay {
             clock: None,
             seed: None,
             queue: None,
-            batch_size: DEFAULT_BATCH_SIZE,
+            batch_size: None,
             grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }

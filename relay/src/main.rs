@@ -36,9 +36,10 @@ enum Command {
         /// How long in-flight attempts may finish after SIGTERM / ctrl-c.
         #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
         grace: Duration,
-        /// Most events in one attempt of a batch-capable action.
-        #[arg(long, default_value_t = relay::DEFAULT_BATCH_SIZE)]
-        batch_size: usize,
+        /// Most events in one attempt of a batch-capable action (default: each destination's
+        /// `batch.size`, 1000; never above the action's maximum).
+        #[arg(long)]
+        batch_size: Option<usize>,
     },
     /// Run the HTTP ingest (Segment's tracking API, `[ingest]`) and delivery together until
     /// SIGTERM / ctrl-c; then stop taking requests, let in-flight attempts finish (bounded by
@@ -178,17 +179,14 @@ async fn run(
     config: &Path,
     input: Option<&str>,
     grace: Duration,
-    batch_size: usize,
+    batch_size: Option<usize>,
 ) -> Result<u8, String> {
     let config = load(config)?;
-    let relay = Arc::new(
-        Relay::builder(config)
-            .shutdown_grace(grace)
-            .batch_size(batch_size)
-            .build()
-            .await
-            .map_err(err)?,
-    );
+    let mut builder = Relay::builder(config).shutdown_grace(grace);
+    if let Some(n) = batch_size {
+        builder = builder.batch_size(n);
+    }
+    let relay = Arc::new(builder.build().await.map_err(err)?);
     let stopper = relay.clone();
     let stopped = Arc::new(tokio::sync::Notify::new());
     let stopped2 = stopped.clone();

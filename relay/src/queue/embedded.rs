@@ -825,6 +825,29 @@ impl Queue for EmbeddedQueue {
             .map(|_| ())
     }
 
+    async fn held_jobs(&self, instance: &str) -> Result<Vec<Job>, StoreError> {
+        let r = io("held jobs");
+        let txn = self.begin_read()?;
+        let due = txn.open_table(DUE).map_err(|e| r(e.into()))?;
+        let jobs = txn.open_table(JOBS).map_err(|e| r(e.into()))?;
+        let mut out = Vec::new();
+        for item in due
+            .range((instance, 0u64, 0u64)..=(instance, u64::MAX, u64::MAX))
+            .map_err(|e| r(e.into()))?
+        {
+            let (k, _) = item.map_err(|e| r(e.into()))?;
+            let (_, _, id) = k.value();
+            if let Some(bytes) = jobs.get(id).map_err(|e| r(e.into()))? {
+                out.push(Job {
+                    id,
+                    record: decode(bytes.value())?,
+                });
+            }
+        }
+        out.sort_by_key(|j| j.id);
+        Ok(out)
+    }
+
     async fn depth(&self) -> Result<u64, StoreError> {
         let r = io("depth");
         let txn = self.begin_read()?;
