@@ -725,7 +725,8 @@ impl Config {
                     ),
                 ));
             }
-            if ingest.write_keys.is_empty() || ingest.write_keys.iter().any(|k| k.expose().is_empty())
+            if ingest.write_keys.is_empty()
+                || ingest.write_keys.iter().any(|k| k.expose().is_empty())
             {
                 return Err(self.error_at(
                     &(0..0),
@@ -785,15 +786,17 @@ impl Config {
                 return Err(self.error_at(
                     &d.id.span,
                     format!("destinations[{i}].rate_limit.per_second"),
-                    format!("{} is not a positive number of requests per second", r.per_second),
+                    format!(
+                        "{} is not a positive number of requests per second",
+                        r.per_second
+                    ),
                 ));
             }
             if d.batch.enabled && (d.batch.size == 0 || d.batch.bytes == 0) {
                 return Err(self.error_at(
                     &d.id.span,
                     format!("destinations[{i}].batch"),
-                    "size and bytes must be at least 1 (`batch = false` turns batching off)"
-                        .into(),
+                    "size and bytes must be at least 1 (`batch = false` turns batching off)".into(),
                 ));
             }
             for o in &d.origins {

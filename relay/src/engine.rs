@@ -20,9 +20,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actions_core::action::{MultiStatusNode, ResultEntry};
+use actions_core::context::Clock;
 use actions_core::request::Capture;
 use actions_core::{EventOptions, Outcome};
-use actions_core::context::Clock;
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;

@@ -285,7 +285,12 @@ async fn ingest(
     }
 }
 
-async fn handle(s: &Shared, kind: &str, headers: &HeaderMap, body: Body) -> Result<Response, Refusal> {
+async fn handle(
+    s: &Shared,
+    kind: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
     let single = ROUTES.iter().find(|(r, _)| *r == kind).map(|(_, t)| *t);
     if single.is_none() && kind != "batch" && kind != "import" {
         return Ok(answer(
@@ -324,10 +329,7 @@ async fn handle(s: &Shared, kind: &str, headers: &HeaderMap, body: Body) -> Resu
     let mut doc = match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(o)) => o,
         Ok(_) => {
-            return Err(Refusal::bad(
-                "malformed",
-                "the body must be a JSON object",
-            ));
+            return Err(Refusal::bad("malformed", "the body must be a JSON object"));
         }
         Err(e) => {
             return Err(Refusal::bad(
@@ -354,12 +356,13 @@ async fn handle(s: &Shared, kind: &str, headers: &HeaderMap, body: Body) -> Resu
     let received_at = crate::rfc3339(now);
     let metrics = s.relay.metrics();
     if let Some(kind) = single {
-        metrics.counter("relay_ingest_received_total", &[]).increment(1);
+        metrics
+            .counter("relay_ingest_received_total", &[])
+            .increment(1);
         let mut event = doc;
         event.insert("type".into(), Value::String(kind.to_string()));
-        let prepared = prepare(event, &received_at, s.max_event).map_err(|(reason, message)| {
-            Refusal::bad(reason, message)
-        })?;
+        let prepared = prepare(event, &received_at, s.max_event)
+            .map_err(|(reason, message)| Refusal::bad(reason, message))?;
         s.relay
             .accept_prepared(vec![prepared], Vec::new())
             .await
@@ -467,7 +470,9 @@ pub fn validate(event: &Map<String, Value>) -> Result<(), String> {
     let kind = match event.get("type") {
         Some(Value::String(t)) => t.as_str(),
         Some(other) => return Err(format!("`type` must be a string, got {other}")),
-        None => return Err("`type` is required (track, identify, page, screen, group, alias)".into()),
+        None => {
+            return Err("`type` is required (track, identify, page, screen, group, alias)".into());
+        }
     };
     if !ROUTES.iter().any(|(_, t)| *t == kind) {
         return Err(format!(
@@ -571,7 +576,10 @@ mod tests {
         let packed = Bytes::from(gz.finish().unwrap());
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        assert_eq!(decode_body(&h, packed.clone(), 10_000).unwrap().len(), 10_000);
+        assert_eq!(
+            decode_body(&h, packed.clone(), 10_000).unwrap().len(),
+            10_000
+        );
         let e = decode_body(&h, packed, 9_999).err().unwrap();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         assert!(e.message.contains("9999"), "{}", e.message);

@@ -355,9 +355,8 @@ async fn build_instance(
         .unwrap_or(1)
         .max(1);
         let batch_keys = match action_info {
-            Some(a) if batch => batcher::batch_keys_mapping(a, &mapping).map_err(|m| {
-                config.error_at(&s.partner_action.span, key("mapping"), m)
-            })?,
+            Some(a) if batch => batcher::batch_keys_mapping(a, &mapping)
+                .map_err(|m| config.error_at(&s.partner_action.span, key("mapping"), m))?,
             _ => None,
         };
         let ordered = s.ordered.unwrap_or_else(|| {
@@ -672,8 +671,11 @@ impl Relay {
             m.counter("relay_accepted_total", &l).absolute(c.accepted);
             m.counter("relay_delivered_total", &l).absolute(c.delivered);
             for (reason, n) in &c.retried {
-                m.counter("relay_retried_total", &[("instance", id), ("reason", reason)])
-                    .absolute(*n);
+                m.counter(
+                    "relay_retried_total",
+                    &[("instance", id), ("reason", reason)],
+                )
+                .absolute(*n);
             }
             for (reason, n) in &c.dead {
                 m.counter(

@@ -234,7 +234,9 @@ async fn serve(config: &Path, grace: Duration) -> Result<u8, String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on {}: {e}", ingest.listen.value))?;
-    eprintln!("relay: listening on http://{addr} (POST /v1/batch, /v1/track, …; GET /health, /metrics)");
+    eprintln!(
+        "relay: listening on http://{addr} (POST /v1/batch, /v1/track, …; GET /health, /metrics)"
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         wait_for_signal().await;

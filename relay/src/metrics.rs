@@ -31,7 +31,9 @@
 //! ```
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 static META: Metadata<'static> = Metadata::new("relay", Level::INFO, Some("relay"));
 
@@ -55,7 +57,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ),
     ("relay_delivered_total", "Events delivered."),
     ("relay_retried_total", "Attempts to be retried, by reason."),
-    ("relay_dead_lettered_total", "Events dead-lettered, by reason."),
+    (
+        "relay_dead_lettered_total",
+        "Events dead-lettered, by reason.",
+    ),
     (
         "relay_queue_depth",
         "Jobs held in the queue (due, scheduled or in flight).",

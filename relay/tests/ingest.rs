@@ -65,7 +65,12 @@ async fn start(config: Config) -> Server {
 }
 
 impl Server {
-    async fn post(&self, path: &str, key: Option<&str>, body: impl Into<reqwest::Body>) -> (u16, Value, reqwest::header::HeaderMap) {
+    async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
         let mut rb = self.http.post(format!("{}{path}", self.base)).body(body);
         if let Some(k) = key {
             rb = rb.basic_auth(k, Some(""));
@@ -111,14 +116,23 @@ async fn write_keys_right_wrong_and_missing() {
     let (st, v, h) = s.post("/v1/track", Some("wk-righ"), body("w1")).await;
     assert_eq!(st, 401);
     assert_eq!(v["success"], false);
-    assert!(v["message"].as_str().unwrap().contains("unknown write key"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("unknown write key"),
+        "{v}"
+    );
     assert!(h.get("www-authenticate").is_some());
     let mut wrong_in_body = track("w2");
     wrong_in_body["writeKey"] = json!("wk-right-but-longer");
-    assert_eq!(s.post("/v1/track", None, wrong_in_body.to_string()).await.0, 401);
+    assert_eq!(
+        s.post("/v1/track", None, wrong_in_body.to_string()).await.0,
+        401
+    );
     let (st, v, _) = s.post("/v1/track", None, body("w3")).await;
     assert_eq!(st, 401);
-    assert!(v["message"].as_str().unwrap().contains("no write key"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("no write key"),
+        "{v}"
+    );
 
     let summary = s.relay.run_until_idle().await.unwrap();
     let c = &summary.instances[0].counters;
@@ -199,7 +213,10 @@ async fn size_limits_gzip_and_malformed_bodies_answer_400_with_the_reason() {
         let (st, v, _) = s.post(path, k, body.to_string()).await;
         assert_eq!(st, 400, "{path} {body}: {v}");
         assert_eq!(v["success"], false);
-        assert!(v["message"].as_str().unwrap().contains(needle), "{path} {body}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{path} {body}: {v}"
+        );
     }
     let summary = s.relay.run_until_idle().await.unwrap();
     let c = &summary.instances[0].counters;
@@ -243,8 +260,14 @@ async fn a_batch_with_invalid_events_accepts_the_valid_ones_and_dead_letters_the
     let dead = s.relay.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 3);
     assert!(dead.iter().all(|d| d.category == "invalid input"));
-    assert!(dead.iter().any(|d| d.reason.contains("batch[1]") && d.reason.contains("`event`")));
-    assert!(dead.iter().any(|d| d.reason.contains("batch[4]") && d.reason.contains("teleport")));
+    assert!(
+        dead.iter()
+            .any(|d| d.reason.contains("batch[1]") && d.reason.contains("`event`"))
+    );
+    assert!(
+        dead.iter()
+            .any(|d| d.reason.contains("batch[4]") && d.reason.contains("teleport"))
+    );
     // Batch-level context is merged under the event's own.
     let ledger = s
         .relay
@@ -277,7 +300,10 @@ async fn over_the_queue_depth_the_ingest_answers_429_with_retry_after() {
     let (st, v, h) = s.post("/v1/track", k, track("q2").to_string()).await;
     assert_eq!(st, 429, "{v}");
     assert_eq!(h.get("retry-after").unwrap(), "7");
-    assert!(v["message"].as_str().unwrap().contains("max_queue_depth"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("max_queue_depth"),
+        "{v}"
+    );
     let health: Value = serde_json::from_str(&s.get("/health").await).unwrap();
     assert_eq!(health, json!({"status": "ok", "queue_depth": 1}));
     let c = &s.relay.counters()["dest"];
@@ -301,7 +327,8 @@ async fn metrics_show_every_family() {
     for id in ["m1", "m2", "m3"] {
         assert_eq!(s.post("/v1/track", k, track(id).to_string()).await.0, 200);
     }
-    s.post("/v1/track", Some("nope"), track("m4").to_string()).await;
+    s.post("/v1/track", Some("nope"), track("m4").to_string())
+        .await;
     s.relay.run_until_idle().await.unwrap();
     let text = s.get("/metrics").await;
     for family in [

@@ -68,8 +68,14 @@ async fn the_adaptive_factor_drops_on_a_429_burst_and_recovers() {
     // At 1/8 of 10 requests/s the first requests after the burst are 800 ms apart; at the end,
     // back at the configured rate, 100 ms.
     assert!(gaps[3] >= Duration::from_millis(790), "{gaps:?}");
-    assert!(gaps.last().unwrap() <= &Duration::from_millis(101), "{gaps:?}");
-    assert!(gaps.iter().all(|g| *g >= Duration::from_millis(99)), "never above the limit: {gaps:?}");
+    assert!(
+        gaps.last().unwrap() <= &Duration::from_millis(101),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(99)),
+        "never above the limit: {gaps:?}"
+    );
     r.shutdown().await;
 }
 
