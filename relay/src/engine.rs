@@ -49,6 +49,8 @@ pub(crate) struct Engine {
     pub(crate) progress: Notify,
     /// The metrics recorder.
     pub(crate) metrics: crate::metrics::Metrics,
+    /// The `[ingest]` configuration (for `relay serve` and the demo).
+    pub(crate) ingest: Option<crate::config::IngestConfig>,
 }
 
 pub(crate) fn millis(d: Duration) -> i64 {

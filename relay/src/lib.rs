@@ -221,6 +221,7 @@ impl RelayBuilder {
             stop,
             progress: Notify::new(),
             metrics: metrics::Metrics::new(),
+            ingest: self.config.ingest.clone(),
         });
         let mut tasks = Vec::new();
         for inst in &engine.instances {
@@ -631,6 +632,11 @@ impl Relay {
         extra.invalid += n_invalid;
         extra.not_subscribed += not_subscribed;
         Ok(out)
+    }
+
+    /// The `[ingest]` table of the configuration this relay was built from.
+    pub fn config_ingest(&self) -> Option<config::IngestConfig> {
+        self.engine.ingest.clone()
     }
 
     /// Now, on relay's clock (ms since the epoch).
