@@ -35,7 +35,7 @@ pub(crate) fn action_maximum(action: &ActionInfo) -> Option<usize> {
         .as_ref()
         .and_then(serde_json::Number::as_f64)
         .or_else(|| field.default.as_ref().and_then(Value::as_f64))?;
-    (n >= 1.0).then(|| n as usize)
+    (n >= 1.0).then_some(n as usize)
 }
 
 /// The compiled mapping of the action's batch keys: the subscription's `batch_keys`, else the
