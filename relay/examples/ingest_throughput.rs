@@ -26,8 +26,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = LinkedInSim::start(SimConfig::default()).await?;
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("store").display().to_string();
-    let destination = relay::demo::conversions_destination(&sim.base_url(), 32)
-        .replacen("max_in_flight = 32", &format!("max_in_flight = 32\n{batch}"), 1);
+    let destination = relay::demo::conversions_destination(&sim.base_url(), 32).replacen(
+        "max_in_flight = 32",
+        &format!("max_in_flight = 32\n{batch}"),
+        1,
+    );
     let text = format!(
         "[store]\npath = \"{store}\"\n[ingest]\nlisten = \"127.0.0.1:0\"\nwrite_keys = [\"{}\"]\n{destination}",
         relay::demo::DEMO_WRITE_KEY

@@ -10,27 +10,18 @@ use relay::config::Config;
 use serde_json::{Value, json};
 
 fn config(store: &std::path::Path, script: &str, action: &str, dest: &str, sub: &str) -> Config {
-    let text = format!(
-        r#"
-[store]
-path = "{}"
-[retry]
-initial_backoff = "10s"
-max_backoff = "10s"
-[[destinations]]
-id = "dest"
-slug = "scripted"
-max_in_flight = 4
-{dest}
-[destinations.settings]
-script = "{script}"
-[[destinations.subscriptions]]
-partnerAction = "{action}"
-{sub}
-"#,
-        store.display()
-    );
-    Config::parse_with_env(&text, "batching.toml", &|_| None).unwrap()
+    let dest = format!("max_in_flight = 4\n{dest}");
+    common::scripted_config(
+        store,
+        script,
+        action,
+        common::Parts {
+            retry: "initial_backoff = \"10s\"\nmax_backoff = \"10s\"",
+            dest: &dest,
+            sub,
+            ..Default::default()
+        },
+    )
 }
 
 fn event(id: &str, user: &str) -> Value {

@@ -12,32 +12,20 @@ use relay::config::Config;
 use serde_json::{Value, json};
 
 fn config(store: &std::path::Path, script: &str, ingest: &str, retry: &str) -> Config {
-    let text = format!(
-        r#"
-[store]
-path = "{}"
-
-[retry]
-{retry}
-
-[ingest]
-listen = "127.0.0.1:0"
-write_keys = ["wk-right", "${{OTHER_KEY}}"]
-{ingest}
-
-[[destinations]]
-id = "dest"
-slug = "scripted"
-max_in_flight = 4
-[destinations.settings]
-script = "{script}"
-[[destinations.subscriptions]]
-partnerAction = "send"
-"#,
-        store.display()
+    let top = format!(
+        "[ingest]\nlisten = \"127.0.0.1:0\"\nwrite_keys = [\"wk-right\", \"${{OTHER_KEY}}\"]\n{ingest}"
     );
-    let env = |n: &str| (n == "OTHER_KEY").then(|| "wk-second".to_string());
-    Config::parse_with_env(&text, "ingest.toml", &env).unwrap()
+    common::scripted_config(
+        store,
+        script,
+        "send",
+        common::Parts {
+            retry,
+            top: &top,
+            dest: "max_in_flight = 4",
+            ..Default::default()
+        },
+    )
 }
 
 struct Server {

@@ -13,25 +13,17 @@ use relay::{Relay, TokioClock};
 use serde_json::json;
 
 fn scripted(store: &std::path::Path, script: &str, dest: &str, retry: &str) -> Config {
-    let text = format!(
-        r#"
-[store]
-path = "{}"
-[retry]
-{retry}
-[[destinations]]
-id = "dest"
-slug = "scripted"
-max_in_flight = 1
-{dest}
-[destinations.settings]
-script = "{script}"
-[[destinations.subscriptions]]
-partnerAction = "send"
-"#,
-        store.display()
-    );
-    Config::parse_with_env(&text, "rate.toml", &|_| None).unwrap()
+    let dest = format!("max_in_flight = 1\n{dest}");
+    common::scripted_config(
+        store,
+        script,
+        "send",
+        common::Parts {
+            retry,
+            dest: &dest,
+            ..Default::default()
+        },
+    )
 }
 
 fn track(id: &str) -> serde_json::Value {
