@@ -62,11 +62,12 @@ pub fn conversions_config(store: &str, retry: &str, base: &str, max_in_flight: u
     )
 }
 
-/// The demo's configuration for a simulator at `base`, with its store in `store`.
-pub fn config_text(base: &str, store: &str) -> String {
-    let retry = "initial_backoff = \"200ms\"\nmax_backoff = \"5s\"\npropagation_delay = \"2s\"\npropagation_delay_max = \"8s\"";
+/// The `[[destinations]]` table of a LinkedIn Audiences instance `li-aud` whose LinkedIn is the
+/// simulator at `base`, subscribed with `updateAudience` (plus the `subscription` lines, e.g. a
+/// `subscribe`; the action's default subscription without).
+pub fn audiences_destination(base: &str, subscription: &str) -> String {
     format!(
-        r#"{}
+        r#"
 [[destinations]]
 id = "li-aud"
 slug = "linkedin-audiences"
@@ -78,8 +79,18 @@ send_google_advertising_id = false
 oauth = {{ access_token = "sim-access-token", refresh_token = "sim-refresh-token", clientId = "sim-client-id", clientSecret = "sim-client-secret" }}
 [[destinations.subscriptions]]
 partnerAction = "updateAudience"
-"#,
-        conversions_config(store, retry, base, 32)
+{subscription}
+"#
+    )
+}
+
+/// The demo's configuration for a simulator at `base`, with its store in `store`.
+pub fn config_text(base: &str, store: &str) -> String {
+    let retry = "initial_backoff = \"200ms\"\nmax_backoff = \"5s\"\npropagation_delay = \"2s\"\npropagation_delay_max = \"8s\"";
+    format!(
+        "{}{}",
+        conversions_config(store, retry, base, 32),
+        audiences_destination(base, "")
     )
 }
 

@@ -70,6 +70,20 @@ impl Server {
         (status, v, headers)
     }
 
+    /// POSTs a gzip-compressed body to `/v1/batch`; the status.
+    async fn post_gzip(&self, packed: Vec<u8>) -> u16 {
+        self.http
+            .post(format!("{}/v1/batch", self.base))
+            .basic_auth("wk-right", Some(""))
+            .header("content-encoding", "gzip")
+            .body(packed)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     async fn get(&self, path: &str) -> String {
         self.http
             .get(format!("{}{path}", self.base))
@@ -167,29 +181,11 @@ async fn size_limits_gzip_and_malformed_bodies_answer_400_with_the_reason() {
         e.finish().unwrap()
     };
     let packed = gz(&json!({"batch": [track("g1"), track("g2")]}).to_string());
-    let resp = s
-        .http
-        .post(format!("{}/v1/batch", s.base))
-        .basic_auth("wk-right", Some(""))
-        .header("content-encoding", "gzip")
-        .body(packed)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(s.post_gzip(packed).await, 200);
     // … and one that inflates past max_body is refused (a small request, a big body).
     let bomb = gz(&format!("{{\"pad\": \"{}\"}}", " ".repeat(100_000)));
     assert!(bomb.len() < 4096);
-    let resp = s
-        .http
-        .post(format!("{}/v1/batch", s.base))
-        .basic_auth("wk-right", Some(""))
-        .header("content-encoding", "gzip")
-        .body(bomb)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(s.post_gzip(bomb).await, 400);
     // Malformed: not JSON, not an object, a track without `event`, a batch without `batch`.
     for (path, body, needle) in [
         ("/v1/track", "{\"event\": ", "not valid JSON"),

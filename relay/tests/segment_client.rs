@@ -58,21 +58,9 @@ partnerAction = "streamConversion"
 subscribe = 'type = "track" and event = "Order Completed"'
 mapping = {{ onMappingSave = {{ outputs = {{ id = "9001" }} }}, email = {{ "@path" = "$.context.traits.email" }} }}
 
-[[destinations]]
-id = "li-aud"
-slug = "linkedin-audiences"
-origins = {{ "https://api.linkedin.com" = "{base}", "https://www.linkedin.com" = "{base}" }}
-batch = {{ linger = "50ms" }}
-[destinations.settings]
-ad_account_id = "512345678"
-send_email = true
-send_google_advertising_id = false
-oauth = {{ access_token = "sim-access-token", refresh_token = "sim-refresh-token", clientId = "sim-client-id", clientSecret = "sim-client-secret" }}
-[[destinations.subscriptions]]
-partnerAction = "updateAudience"
-subscribe = 'type = "identify"'
-"#,
-        store = store.display()
+{audiences}"#,
+        store = store.display(),
+        audiences = relay::demo::audiences_destination(base, "subscribe = 'type = \"identify\"'"),
     );
     Config::parse_with_env(&text, "segment-client.toml", &|_| None).unwrap()
 }
