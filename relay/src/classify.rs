@@ -5,7 +5,8 @@
 
 use actions_core::action::{MultiStatusNode, ResultEntry};
 use actions_core::error::codes;
-use actions_core::request::redact_body;
+use actions_core::request::{Exchange, redact_body};
+use actions_core::retry::RateLimitHeaders;
 use actions_core::{Error, Outcome};
 use serde_json::Value;
 
@@ -15,6 +16,28 @@ pub const MAX_BODY: usize = 2000;
 /// Classifies one attempt (see [`Outcome::of_result`]).
 pub fn outcome(result: &Result<Vec<ResultEntry>, Error>) -> Outcome {
     Outcome::of_result(result)
+}
+
+/// The partner's quota after an attempt: the `X-RateLimit-*` headers of the failed response,
+/// else of the last recorded response that has them (`now` resolves an absolute reset time).
+pub fn quota(
+    result: &Result<Vec<ResultEntry>, Error>,
+    exchanges: &[Exchange],
+    now: std::time::SystemTime,
+) -> RateLimitHeaders {
+    if let Err(e) = result {
+        let q = RateLimitHeaders::of_error(e, now);
+        if q.is_present() {
+            return q;
+        }
+    }
+    exchanges
+        .iter()
+        .rev()
+        .filter_map(|x| x.response.as_ref())
+        .map(|r| RateLimitHeaders::of(r, now))
+        .find(RateLimitHeaders::is_present)
+        .unwrap_or_default()
 }
 
 /// Whether a permanent failure means the destination's credentials are unusable (a refresh

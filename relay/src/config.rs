@@ -45,6 +45,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+pub use actions_core::oauth::Secret;
+
 /// A configuration error: where (file, line, key) and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
@@ -79,6 +81,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[retry]` (every key optional).
     pub retry: RetryConfig,
+    /// `[ingest]`: the HTTP tracking API of `relay serve` (absent: no HTTP ingest).
+    pub ingest: Option<IngestConfig>,
     /// `[[destinations]]`.
     pub destinations: Vec<DestinationConfig>,
     /// The text and name the configuration was read from (for error lines).
@@ -172,6 +176,206 @@ fn default_propagation_delay_max() -> Duration {
 fn default_max_in_flight() -> usize {
     32
 }
+fn default_listen() -> Str {
+    Str::new("127.0.0.1:8088")
+}
+fn default_max_body() -> usize {
+    500 * 1024
+}
+fn default_max_event() -> usize {
+    32 * 1024
+}
+fn default_max_queue_depth() -> u64 {
+    1_000_000
+}
+fn default_backpressure_retry_after() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// `[ingest]`: the Segment-compatible HTTP tracking API (`relay serve`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// The address to listen on (default `127.0.0.1:8088`).
+    #[serde(default = "default_listen")]
+    pub listen: Str,
+    /// The accepted write keys (HTTP basic-auth user, or `writeKey` in the body). At least one.
+    #[serde(deserialize_with = "secrets")]
+    pub write_keys: Vec<Secret>,
+    /// The largest request body, compressed or not (default `"500KB"`; KB = 1024 bytes).
+    #[serde(default = "default_max_body", deserialize_with = "byte_size")]
+    pub max_body: usize,
+    /// The largest event, as JSON (default `"32KB"`).
+    #[serde(default = "default_max_event", deserialize_with = "byte_size")]
+    pub max_event: usize,
+    /// Above this many queued jobs the ingest answers 429 with `Retry-After` (default 1,000,000).
+    #[serde(default = "default_max_queue_depth")]
+    pub max_queue_depth: u64,
+    /// The `Retry-After` of that 429 (default `"5s"`).
+    #[serde(
+        default = "default_backpressure_retry_after",
+        deserialize_with = "duration"
+    )]
+    pub backpressure_retry_after: Duration,
+}
+
+/// `rate_limit = { per_second = 50, burst = 100 }` of a destination instance.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per second (a batch is one request); may be fractional (`0.5`).
+    pub per_second: f64,
+    /// Requests allowed at once after a quiet time (default: `per_second`, at least 1).
+    #[serde(default)]
+    pub burst: Option<u32>,
+}
+
+impl RateLimitConfig {
+    /// The burst, defaulted.
+    pub fn burst(&self) -> u32 {
+        self.burst
+            .unwrap_or_else(|| self.per_second.ceil().clamp(1.0, f64::from(u32::MAX)) as u32)
+            .max(1)
+    }
+}
+
+/// `batch = { size = 1000, bytes = "2MB", linger = "1s" }` (or `batch = false`) of a
+/// destination instance: how events of batch-capable actions are grouped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchConfig {
+    /// Whether batch-capable actions get batches (`batch = false` turns it off).
+    pub enabled: bool,
+    /// Most events in one batch (default 1,000; never above the action's own maximum).
+    pub size: usize,
+    /// Most bytes of events (as JSON) in one batch (default `"2MB"`).
+    pub bytes: usize,
+    /// How long the first event of a batch waits for more (default `"1s"`).
+    pub linger: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            enabled: true,
+            size: 1000,
+            bytes: 2 * 1024 * 1024,
+            linger: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchTable {
+    #[serde(default)]
+    size: Option<usize>,
+    #[serde(default, deserialize_with = "opt_byte_size")]
+    bytes: Option<usize>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    linger: Option<Duration>,
+}
+
+impl<'de> Deserialize<'de> for BatchConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BatchConfig;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`false`, `true` or a table { size, bytes, linger }")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<BatchConfig, E> {
+                Ok(BatchConfig {
+                    enabled: v,
+                    ..BatchConfig::default()
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BatchConfig, A::Error> {
+                let t = BatchTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let d = BatchConfig::default();
+                Ok(BatchConfig {
+                    enabled: true,
+                    size: t.size.unwrap_or(d.size),
+                    bytes: t.bytes.unwrap_or(d.bytes),
+                    linger: t.linger.unwrap_or(d.linger),
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parses a byte size: a number of bytes, or a number with `B`, `KB`, `MB`, `GB` (powers of
+/// 1024; `KiB`, `MiB`, `GiB` too), case-insensitive.
+///
+/// ```
+/// assert_eq!(relay::config::parse_byte_size("500KB"), Ok(512_000));
+/// assert_eq!(relay::config::parse_byte_size("2 MB"), Ok(2 * 1024 * 1024));
+/// assert_eq!(relay::config::parse_byte_size("1.5kb"), Ok(1536));
+/// assert!(relay::config::parse_byte_size("5 parsecs").is_err());
+/// ```
+///
+/// # Errors
+/// Not a number with a known unit.
+pub fn parse_byte_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().map_err(|_| {
+        format!("invalid size {text:?}: expected a number of bytes or e.g. \"500KB\", \"2MB\"")
+    })?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "kib" | "k" => 1024.0,
+        "mb" | "mib" | "m" => 1024.0 * 1024.0,
+        "gb" | "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "invalid size {text:?}: unknown unit {other:?} (B, KB, MB, GB)"
+            ));
+        }
+    };
+    let bytes = (n * factor).round();
+    if !bytes.is_finite() || bytes < 0.0 || bytes > usize::MAX as f64 {
+        return Err(format!("invalid size {text:?}: out of range"));
+    }
+    Ok(bytes as usize)
+}
+
+fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a size: bytes or a string such as \"500KB\"")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<usize, E> {
+            usize::try_from(v).map_err(|_| E::custom(format!("size {v} is too large")))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<usize, E> {
+            usize::try_from(v).map_err(|_| E::custom(format!("size {v} must not be negative")))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
+            let v = interpolate(v).map_err(E::custom)?;
+            parse_byte_size(&v).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+fn opt_byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    byte_size(d).map(Some)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+fn secrets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
+    let keys = Vec::<Str>::deserialize(d)?;
+    Ok(keys.into_iter().map(|k| Secret::new(k.value)).collect())
+}
 
 /// `[[destinations]]`: one destination instance.
 #[derive(Clone, Debug)]
@@ -189,6 +393,11 @@ pub struct DestinationConfig {
     pub subscriptions: Vec<SubscriptionConfig>,
     /// Most attempts of this instance running at once (`max_in_flight`, default 32).
     pub max_in_flight: usize,
+    /// The configured request rate (`rate_limit`), if any: relay sends at most this fast,
+    /// times an adaptive factor that drops on 429s and recovers on success.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// How batch-capable actions are batched (`batch`).
+    pub batch: BatchConfig,
 }
 
 /// One origin override, from `origins = { ORIGIN = TARGET }`.
@@ -213,6 +422,10 @@ pub struct SubscriptionConfig {
     /// The mapping, merged over the action's default mapping.
     #[serde(default = "empty_object", deserialize_with = "json")]
     pub mapping: Value,
+    /// Whether events of one user go out in acceptance order (default: for audience actions —
+    /// an audience destination, or an action subscribed to `Audience Entered`/`Exited`).
+    #[serde(default)]
+    pub ordered: Option<bool>,
 }
 
 fn empty_object() -> Value {
@@ -501,6 +714,37 @@ impl Config {
                 ),
             ));
         }
+        if let Some(ingest) = &self.ingest {
+            if ingest.listen.value.parse::<std::net::SocketAddr>().is_err() {
+                return Err(self.error_at(
+                    &ingest.listen.span,
+                    "ingest.listen".into(),
+                    format!(
+                        "{:?} is not an address to listen on (e.g. \"127.0.0.1:8088\")",
+                        ingest.listen.value
+                    ),
+                ));
+            }
+            if ingest.write_keys.is_empty()
+                || ingest.write_keys.iter().any(|k| k.expose().is_empty())
+            {
+                return Err(self.error_at(
+                    &(0..0),
+                    "ingest.write_keys".into(),
+                    "give at least one write key, none of them empty".into(),
+                ));
+            }
+            if ingest.max_event == 0 || ingest.max_body < ingest.max_event {
+                return Err(self.error_at(
+                    &(0..0),
+                    "ingest.max_event".into(),
+                    format!(
+                        "must be at least 1 byte and at most max_body ({} bytes), got {}",
+                        ingest.max_body, ingest.max_event
+                    ),
+                ));
+            }
+        }
         for (i, d) in self.destinations.iter().enumerate() {
             if d.id.value.is_empty() {
                 return Err(self.error_at(
@@ -534,6 +778,25 @@ impl Config {
                     &d.id.span,
                     format!("destinations[{i}].settings"),
                     "must be a table".into(),
+                ));
+            }
+            if let Some(r) = &d.rate_limit
+                && !(r.per_second.is_finite() && r.per_second > 0.0)
+            {
+                return Err(self.error_at(
+                    &d.id.span,
+                    format!("destinations[{i}].rate_limit.per_second"),
+                    format!(
+                        "{} is not a positive number of requests per second",
+                        r.per_second
+                    ),
+                ));
+            }
+            if d.batch.enabled && (d.batch.size == 0 || d.batch.bytes == 0) {
+                return Err(self.error_at(
+                    &d.id.span,
+                    format!("destinations[{i}].batch"),
+                    "size and bytes must be at least 1 (`batch = false` turns batching off)".into(),
                 ));
             }
             for o in &d.origins {
@@ -595,6 +858,8 @@ struct RawConfig {
     #[serde(default)]
     retry: RetryConfig,
     #[serde(default)]
+    ingest: Option<IngestConfig>,
+    #[serde(default)]
     destinations: Vec<RawDestination>,
 }
 
@@ -611,6 +876,10 @@ struct RawDestination {
     subscriptions: Vec<SubscriptionConfig>,
     #[serde(default = "default_max_in_flight")]
     max_in_flight: usize,
+    #[serde(default)]
+    rate_limit: Option<RateLimitConfig>,
+    #[serde(default)]
+    batch: BatchConfig,
 }
 
 impl RawConfig {
@@ -618,6 +887,7 @@ impl RawConfig {
         Config {
             store: self.store,
             retry: self.retry,
+            ingest: self.ingest,
             destinations: self
                 .destinations
                 .into_iter()
@@ -628,6 +898,8 @@ impl RawConfig {
                     settings: d.settings,
                     subscriptions: d.subscriptions,
                     max_in_flight: d.max_in_flight,
+                    rate_limit: d.rate_limit,
+                    batch: d.batch,
                 })
                 .collect(),
             origin: None,

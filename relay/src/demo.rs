@@ -20,6 +20,9 @@ use crate::{Relay, RelayError};
 /// Why the demo could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
+    /// The HTTP ingest failed.
+    #[error("the HTTP ingest failed: {0}")]
+    Ingest(String),
     /// The simulator did not start.
     #[error("the LinkedIn simulator did not start: {0}")]
     Sim(String),
@@ -59,11 +62,12 @@ pub fn conversions_config(store: &str, retry: &str, base: &str, max_in_flight: u
     )
 }
 
-/// The demo's configuration for a simulator at `base`, with its store in `store`.
-pub fn config_text(base: &str, store: &str) -> String {
-    let retry = "initial_backoff = \"200ms\"\nmax_backoff = \"5s\"\npropagation_delay = \"2s\"\npropagation_delay_max = \"8s\"";
+/// The `[[destinations]]` table of a LinkedIn Audiences instance `li-aud` whose LinkedIn is the
+/// simulator at `base`, subscribed with `updateAudience` (plus the `subscription` lines, e.g. a
+/// `subscribe`; the action's default subscription without).
+pub fn audiences_destination(base: &str, subscription: &str) -> String {
     format!(
-        r#"{}
+        r#"
 [[destinations]]
 id = "li-aud"
 slug = "linkedin-audiences"
@@ -75,8 +79,18 @@ send_google_advertising_id = false
 oauth = {{ access_token = "sim-access-token", refresh_token = "sim-refresh-token", clientId = "sim-client-id", clientSecret = "sim-client-secret" }}
 [[destinations.subscriptions]]
 partnerAction = "updateAudience"
-"#,
-        conversions_config(store, retry, base, 32)
+{subscription}
+"#
+    )
+}
+
+/// The demo's configuration for a simulator at `base`, with its store in `store`.
+pub fn config_text(base: &str, store: &str) -> String {
+    let retry = "initial_backoff = \"200ms\"\nmax_backoff = \"5s\"\npropagation_delay = \"2s\"\npropagation_delay_max = \"8s\"";
+    format!(
+        "{}{}",
+        conversions_config(store, retry, base, 32),
+        audiences_destination(base, "")
     )
 }
 
@@ -157,6 +171,57 @@ pub fn audience(i: usize) -> Value {
     })
 }
 
+/// The demo's write key.
+pub const DEMO_WRITE_KEY: &str = "demo-write-key";
+
+/// Sends events as a Segment client does: `POST {host}/v1/batch` with `{batch, sentAt}` and
+/// the write key as the basic-auth user, 100 events a call, retrying a 429 after its
+/// `Retry-After`. Returns how many were sent.
+///
+/// # Errors
+/// A call is refused (other than 429) or cannot be made.
+pub async fn send_like_a_segment_client(
+    host: &str,
+    events: impl Iterator<Item = Value>,
+) -> Result<usize, DemoError> {
+    use actions_core::request::{HttpClient, RequestClient, RequestOptions};
+    let http = HttpClient::new().map_err(|e| DemoError::Sim(e.to_string()))?;
+    let client = RequestClient::new(http, RequestOptions::new());
+    let events: Vec<Value> = events.collect();
+    let url = format!("{host}/v1/batch");
+    for chunk in events.chunks(100) {
+        let body =
+            json!({"batch": chunk, "sentAt": rfc3339(chrono::Utc::now().timestamp_millis())});
+        loop {
+            let response = client
+                .post(url.clone())
+                .basic_auth(DEMO_WRITE_KEY, "")
+                .json(body.clone())
+                .throw_http_errors(false)
+                .send()
+                .await
+                .map_err(|e| DemoError::Sim(format!("POST {url}: {e}")))?;
+            match response.status() {
+                200 => break,
+                429 => {
+                    let wait = response
+                        .header("retry-after")
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .unwrap_or(1);
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                }
+                s => {
+                    return Err(DemoError::Sim(format!(
+                        "POST {url} answered {s}: {}",
+                        response.content()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(events.len())
+}
+
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -179,7 +244,10 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
         .map_err(|e| DemoError::Sim(e.to_string()))?,
     );
     let store = std::env::temp_dir().join(format!("relay-demo-{}", uuid::Uuid::new_v4()));
-    let text = config_text(&sim.base_url(), &store.display().to_string());
+    let text = format!(
+        "{}\n[ingest]\nlisten = \"127.0.0.1:0\"\nwrite_keys = [\"{DEMO_WRITE_KEY}\"]\n",
+        config_text(&sim.base_url(), &store.display().to_string())
+    );
     let config = Config::parse_with_env(&text, "demo.toml", &|_| None).map_err(RelayError::from)?;
     let relay = Arc::new(
         Relay::builder(config)
@@ -190,6 +258,27 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
     );
     let audiences = conversions / 5;
     let now = chrono::Utc::now().timestamp_millis();
+    // The HTTP ingest, as `relay serve` runs it: the audience events arrive through it.
+    let ingest = relay
+        .config_ingest()
+        .ok_or_else(|| DemoError::Ingest("the demo configuration has no [ingest]".into()))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| DemoError::Ingest(format!("cannot listen: {e}")))?;
+    let host = listener
+        .local_addr()
+        .map(|a| format!("http://{a}"))
+        .map_err(|e| DemoError::Ingest(format!("cannot listen: {e}")))?;
+    let (stop_ingest, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = {
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            crate::ingest::serve(relay, &ingest, listener, async move {
+                let _ = stopped.await;
+            })
+            .await
+        })
+    };
     println!(
         "relay demo: LinkedIn simulator at {}, {conversions} conversions + {audiences} audience \
          events, re-sent duplicates and invalid input; faults: 429 bursts (with and without \
@@ -208,9 +297,6 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
     let mut items: Vec<Result<Value, (String, String)>> = Vec::new();
     for i in 0..conversions {
         items.push(Ok(conversion(i, now)));
-    }
-    for i in 0..audiences {
-        items.push(Ok(audience(i)));
     }
     // Invalid: malformed lines, a conversion older than 90 days, one without any user id.
     items.push(Err((
@@ -231,6 +317,7 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
     let half = items.len() / 2;
     let second = items.split_off(half);
     relay.accept_all(items).await?;
+    let through_http = send_like_a_segment_client(&host, (0..audiences).map(audience)).await?;
     relay.accept_all(second).await?;
     // Re-send some at once (still queued: the pending index catches them) …
     let early: Vec<_> = (5..conversions)
@@ -250,9 +337,15 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
     relay.accept_all(resent).await?;
     let summary = relay.run_until_idle().await?;
     progress.abort();
+    let _ = stop_ingest.send(());
+    let _ = server.await;
     relay.shutdown().await;
     println!();
     print!("{}", summary.table());
+    println!(
+        "through the HTTP ingest: {through_http} audience events in Segment-style POST /v1/batch \
+         calls (basic-auth write key), the rest accepted in-process"
+    );
     println!("re-sent duplicates: {resent_n}");
 
     // Exactly once, by the simulator's own counters.

@@ -19,13 +19,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use actions_core::Outcome;
 use actions_core::action::{MultiStatusNode, ResultEntry};
 use actions_core::context::Clock;
+use actions_core::request::Capture;
+use actions_core::{EventOptions, Outcome};
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::batcher::Batcher;
 use crate::classify;
 use crate::config::RetryConfig;
 use crate::instance::Instance;
@@ -41,20 +43,36 @@ pub(crate) struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) backoff: Backoff,
     pub(crate) retry: RetryConfig,
-    pub(crate) batch_size: usize,
     pub(crate) shutdown_grace: Duration,
     pub(crate) stop: watch::Sender<bool>,
     /// Notified whenever a scheduler publishes its idle state.
     pub(crate) progress: Notify,
+    /// The metrics recorder.
+    pub(crate) metrics: crate::metrics::Metrics,
+    /// The `[ingest]` configuration (for `relay serve` and the demo).
+    pub(crate) ingest: Option<crate::config::IngestConfig>,
 }
 
-fn millis(d: Duration) -> i64 {
+pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The next 00:00 UTC after `now_ms` (ms), when daily quotas reset.
+pub(crate) fn next_utc_midnight(now_ms: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    (now_ms.div_euclid(DAY) + 1) * DAY
+}
+
+fn system_time(ms: i64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 fn until(now_ms: i64, at_ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(at_ms.saturating_sub(now_ms)).unwrap_or(0))
 }
+
+/// Most jobs a scheduler holds between lease and attempt.
+const MAX_HELD: usize = 50_000;
 
 /// One job's fate after an attempt.
 enum Fate {
@@ -75,13 +93,25 @@ impl Engine {
     }
 
     /// The scheduler of one instance; returns when the engine stops (after in-flight attempts
-    /// finished or the grace period ran out).
+    /// finished or the grace period ran out). Leased jobs go through the [`Batcher`]: batches
+    /// form per subscription and batch keys and leave on size, bytes or linger; ordered jobs
+    /// wait for earlier jobs of their user.
     pub(crate) async fn run_instance(self: Arc<Self>, inst: Arc<Instance>) {
         let slots = Arc::new(Semaphore::new(inst.max_in_flight));
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut stop = self.stop.subscribe();
-        let batching = inst.subs.iter().any(|s| s.batch);
-        loop {
+        let mut batcher = Batcher::default();
+        // Most jobs held between lease and attempt.
+        let max_batch = inst
+            .subs
+            .iter()
+            .filter(|s| s.batch)
+            .map(|s| s.max_batch)
+            .max()
+            .unwrap_or(1);
+        let cap = inst.max_in_flight.saturating_mul(max_batch).min(MAX_HELD);
+        self.load_order(&inst).await;
+        'run: loop {
             while tasks.try_join_next().is_some() {}
             if *stop.borrow() {
                 break;
@@ -106,41 +136,21 @@ impl Engine {
                 }
                 continue;
             }
+            // Lease what fits: while batches form, more than the free slots.
             let free = slots.available_permits();
-            if free > 0 {
-                let want = if batching {
-                    free * self.batch_size
-                } else {
-                    free
-                };
-                match self.queue.lease(&inst.id, now, want).await {
-                    Ok(jobs) if !jobs.is_empty() => {
-                        // A slot per attempt before it starts: at most `max_in_flight`
-                        // attempts are sent at once, and nothing more is leased meanwhile.
-                        let mut groups = self.group(&inst, jobs).into_iter();
-                        while let Some(group) = groups.next() {
-                            let permit = tokio::select! {
-                                p = slots.clone().acquire_owned() => p.ok(),
-                                _ = stop.changed() => None,
-                            };
-                            let Some(permit) = permit else {
-                                // Stopping: what did not start goes back unchanged.
-                                let ids = std::iter::once(group)
-                                    .chain(groups.by_ref())
-                                    .flat_map(|(_, jobs)| jobs.into_iter().map(|j| j.id))
-                                    .collect();
-                                self.write(&inst, self.queue.release(ids).await);
-                                break;
-                            };
-                            let (engine, inst) = (self.clone(), inst.clone());
-                            tasks.spawn(async move {
-                                engine.attempt(&inst, group.0, group.1).await;
-                                drop(permit);
-                            });
+            let room = if max_batch > 1 {
+                cap.saturating_sub(batcher.held())
+            } else {
+                free.saturating_sub(batcher.held())
+            };
+            if room > 0 {
+                match self.queue.lease(&inst.id, now, room).await {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            let sub = self.sub_of(&inst, &job);
+                            batcher.add(&inst, sub, job, now);
                         }
-                        continue;
                     }
-                    Ok(_) => {}
                     Err(e) => {
                         tracing::error!(instance = %inst.id, error = %e, "lease failed");
                         tokio::select! {
@@ -151,23 +161,64 @@ impl Engine {
                     }
                 }
             }
-            let next = match self.queue.next_due(&inst.id).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(instance = %inst.id, error = %e, "reading the queue failed");
-                    Some(now + 1000)
+            batcher.unblock(&inst, now);
+            let mut ready = batcher.take_ready(&inst, now, false).into_iter();
+            while let Some((sub, jobs)) = ready.next() {
+                // A slot per attempt before it starts: at most `max_in_flight` attempts are
+                // sent at once.
+                let permit = tokio::select! {
+                    p = slots.clone().acquire_owned() => p.ok(),
+                    _ = stop.changed() => None,
+                };
+                let Some(permit) = permit else {
+                    // Stopping: what did not start goes back unchanged.
+                    let ids = std::iter::once((sub, jobs))
+                        .chain(ready.by_ref())
+                        .flat_map(|(_, jobs)| jobs.into_iter().map(|j| j.id))
+                        .collect();
+                    self.write(&inst, self.queue.release(ids).await);
+                    break 'run;
+                };
+                let (engine, inst) = (self.clone(), inst.clone());
+                tasks.spawn(async move {
+                    engine.attempt(&inst, sub, jobs).await;
+                    drop(permit);
+                });
+            }
+            let next = if room > 0 {
+                match self.queue.next_due(&inst.id).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!(instance = %inst.id, error = %e, "reading the queue failed");
+                        Some(now + 1000)
+                    }
                 }
+            } else {
+                None
             };
-            self.publish(&inst, generation, next.is_none() && tasks.is_empty());
-            let wait = next.map(|at| until(self.now_ms(), at));
+            self.publish(
+                &inst,
+                generation,
+                next.is_none() && tasks.is_empty() && batcher.is_empty(),
+            );
+            let now = self.now_ms();
+            let wake = match (next, batcher.next_deadline(&inst)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = wake.map(|at| until(now, at));
             tokio::select! {
                 _ = stop.changed() => {}
                 _ = inst.notify.notified() => {}
-                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() && free > 0 => {}
+                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
         }
-        // Stop: let in-flight attempts finish, bounded.
+        // Stop: held jobs go back unchanged; in-flight attempts may finish, bounded.
+        let held = batcher.drain_ids();
+        if !held.is_empty() {
+            self.write(&inst, self.queue.release(held).await);
+        }
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(self.shutdown_grace, drain)
             .await
@@ -183,6 +234,32 @@ impl Engine {
         self.publish(&inst, inst.generation.load(Ordering::SeqCst), true);
     }
 
+    /// Before the first lease: the unfinished jobs of ordered actions from the store (jobs
+    /// waiting for a retry from before a restart keep their place in their user's order).
+    async fn load_order(&self, inst: &Instance) {
+        if !inst.subs.iter().any(|s| s.ordered) {
+            return;
+        }
+        match self.queue.held_jobs(&inst.id).await {
+            Ok(jobs) => {
+                let mut order = inst.order();
+                for job in jobs {
+                    let Some(sub) = inst.subs.get(self.sub_of(inst, &job)) else {
+                        continue;
+                    };
+                    if sub.ordered
+                        && let Some(user) = crate::batcher::user_key(&job.record.event)
+                    {
+                        order.track(&sub.action, &user, job.id);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(instance = %inst.id, error = %e, "reading the queue failed; per-user order starts from what is leased");
+            }
+        }
+    }
+
     fn publish(&self, inst: &Instance, generation: u64, idle: bool) {
         let changed = inst.idle.send_if_modified(|v| {
             let new = (generation, idle);
@@ -193,37 +270,6 @@ impl Engine {
         if changed {
             self.progress.notify_waiters();
         }
-    }
-
-    /// Groups leased jobs into attempts: batches per subscription for batch actions, single
-    /// events otherwise.
-    fn group(&self, inst: &Instance, jobs: Vec<Job>) -> Vec<(usize, Vec<Job>)> {
-        let mut by_sub: Vec<Vec<Job>> = (0..inst.subs.len()).map(|_| Vec::new()).collect();
-        let mut out = Vec::new();
-        for job in jobs {
-            let i = self.sub_of(inst, &job);
-            match by_sub.get_mut(i) {
-                Some(v) => v.push(job),
-                None => out.push((i, vec![job])),
-            }
-        }
-        for (i, jobs) in by_sub.into_iter().enumerate() {
-            if jobs.is_empty() {
-                continue;
-            }
-            let batch = inst.subs.get(i).is_some_and(|s| s.batch);
-            if batch {
-                let mut jobs = jobs;
-                while !jobs.is_empty() {
-                    let rest = jobs.split_off(jobs.len().min(self.batch_size));
-                    out.push((i, jobs));
-                    jobs = rest;
-                }
-            } else {
-                out.extend(jobs.into_iter().map(|j| (i, vec![j])));
-            }
-        }
-        out
     }
 
     /// The subscription a job belongs to: its index when the action there is still the job's,
@@ -246,6 +292,15 @@ impl Engine {
     /// One attempt for `jobs` (one event, or a batch of one subscription).
     async fn attempt(&self, inst: &Instance, sub: usize, jobs: Vec<Job>) {
         let ids: Vec<u64> = jobs.iter().map(|j| j.id).collect();
+        // The configured rate (times the adaptive factor): one request per cell.
+        let mut stop = self.stop.subscribe();
+        while !self.stopping() {
+            let Some(wait) = inst.rate.check() else { break };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
         if self.stopping() {
             let _ = self.queue.release(ids).await;
             return;
@@ -316,10 +371,18 @@ impl Engine {
             self.settle(inst, fates).await;
             return;
         }
-        let opts = &inst.options;
+        let capture = Capture::new();
+        let opts = EventOptions {
+            capture: Some(capture.clone()),
+            ..inst.options.clone()
+        };
+        let opts = &opts;
+        let clock = tokio::time::Instant::now();
+        let action = inst.subs.get(sub).map_or("", |s| s.action.as_str());
         if let [event] = events.as_slice() {
             let result = inst.runtime.on_event(event, &settings, opts).await;
             let outcome = classify::outcome(&result);
+            self.after_request(inst, action, now, clock, &result, &outcome, &capture);
             let details = match &result {
                 Err(e) => classify::error_details(e),
                 Ok(_) => (None, None),
@@ -338,6 +401,7 @@ impl Engine {
         } else {
             let result = inst.runtime.on_batch(&events, &settings, opts).await;
             let outcome = classify::outcome(&result);
+            self.after_request(inst, action, now, clock, &result, &outcome, &capture);
             let nodes = multistatus(&result);
             match outcome {
                 Outcome::Partial(per_item) => {
@@ -376,6 +440,61 @@ impl Engine {
             }
         }
         self.settle(inst, fates).await;
+    }
+
+    /// After one request (an event or a batch): the latency histogram, the partner's quota
+    /// headers (the 10% warning; a pause until `X-RateLimit-Reset` when `X-RateLimit-Remaining`
+    /// is 0, instead of sending into the wall), and the adaptive factor's recovery.
+    #[allow(clippy::too_many_arguments)]
+    fn after_request(
+        &self,
+        inst: &Instance,
+        action: &str,
+        started: i64,
+        clock: tokio::time::Instant,
+        result: &Result<Vec<ResultEntry>, actions_core::Error>,
+        outcome: &Outcome,
+        capture: &Capture,
+    ) {
+        self.metrics
+            .histogram(
+                "relay_request_duration_seconds",
+                &[("instance", inst.id.as_str()), ("action", action)],
+            )
+            .record(clock.elapsed().as_secs_f64());
+        let now = self.now_ms();
+        let exchanges = capture.take();
+        let quota = classify::quota(result, &exchanges, system_time(now));
+        if quota.is_present() {
+            if inst.rate.observe(quota.limit, quota.remaining) {
+                inst.count(|c| c.quota_warnings += 1);
+                tracing::warn!(
+                    instance = %inst.id,
+                    remaining = quota.remaining,
+                    limit = quota.limit,
+                    "the partner's rate-limit quota is below 10% (X-RateLimit-Remaining)"
+                );
+            }
+            let limited = match outcome {
+                Outcome::RateLimited { .. } => true,
+                Outcome::Partial(v) => v.iter().any(|o| matches!(o, Outcome::RateLimited { .. })),
+                _ => false,
+            };
+            if quota.is_exhausted() && !limited {
+                let wait = quota.reset.unwrap_or(self.retry.initial_backoff);
+                self.pause_for(
+                    inst,
+                    started,
+                    now,
+                    "X-RateLimit-Remaining is 0: waiting for X-RateLimit-Reset",
+                    true,
+                    |_| wait,
+                );
+            }
+        }
+        if outcome.is_done() {
+            inst.rate.recover();
+        }
     }
 
     /// What to do with one job after an attempt that started at `started`.
@@ -477,14 +596,47 @@ impl Engine {
                 again(now.saturating_add(millis(delay)), true, reason)
             }
             Outcome::RateLimited { after, reason } => {
-                let due = self.pause_for(inst, started, now, reason, true, |p| {
+                let mut quota_until = None;
+                let (due, began) = self.pause_for(inst, started, now, reason, true, |p| {
+                    let before = p.rate_streak;
                     p.rate_streak += 1;
-                    after.unwrap_or_else(|| self.backoff.ceiling(p.rate_streak))
+                    match after {
+                        Some(a) => *a,
+                        None => {
+                            // No hint: back off, at most until the next 00:00 UTC; a 429 that
+                            // persists after a pause of max_backoff is a daily quota.
+                            let midnight = next_utc_midnight(now);
+                            let to_midnight = until(now, midnight);
+                            let ceiling = self.backoff.ceiling(p.rate_streak);
+                            if before >= 1 && self.backoff.ceiling(before) >= self.retry.max_backoff
+                                || ceiling >= to_midnight
+                            {
+                                quota_until = Some(midnight);
+                                to_midnight
+                            } else {
+                                ceiling
+                            }
+                        }
+                    }
                 });
+                if began {
+                    inst.rate.slow_down();
+                    if let Some(at) = quota_until {
+                        let why = format!(
+                            "quota exhausted until {} (429 without a wait hint after a pause of max_backoff)",
+                            crate::rfc3339(at)
+                        );
+                        tracing::warn!(instance = %inst.id, reason = %why, "destination paused");
+                        inst.pause().reason = why.clone();
+                        inst.settings.state.send_modify(|s| {
+                            s.pause_reason = Some(why);
+                        });
+                    }
+                }
                 again(due, false, reason)
             }
             Outcome::RefreshThenRetry { reason } => {
-                let due = self.pause_for(inst, started, now, reason, false, |p| {
+                let (due, _) = self.pause_for(inst, started, now, reason, false, |p| {
                     p.propagation_streak += 1;
                     let exp = p.propagation_streak.saturating_sub(1).min(16);
                     self.retry
@@ -516,7 +668,8 @@ impl Engine {
 
     /// Pauses the instance — unless the attempt started before the current pause of the same
     /// kind began: then it failed for that pause's reason and only waits for its end. `next`
-    /// grows the kind's streak and returns the delay. Returns when the job is due again.
+    /// grows the kind's streak and returns the delay. Returns when the job is due again, and
+    /// whether a new pause began.
     fn pause_for(
         &self,
         inst: &Instance,
@@ -525,10 +678,10 @@ impl Engine {
         reason: &str,
         rate_limit: bool,
         next: impl FnOnce(&mut crate::instance::Pause) -> Duration,
-    ) -> i64 {
+    ) -> (i64, bool) {
         let mut p = inst.pause();
         if started <= p.started_ms && p.rate_limit == rate_limit {
-            return p.until_ms.max(now);
+            return (p.until_ms.max(now), false);
         }
         let delay = next(&mut p);
         p.started_ms = now;
@@ -554,7 +707,7 @@ impl Engine {
             s.paused_until_ms = Some(until_ms);
             s.pause_reason = Some(reason.to_string());
         });
-        until_ms
+        (until_ms, true)
     }
 
     fn halt(&self, inst: &Instance, reason: &str) {
@@ -599,6 +752,11 @@ impl Engine {
                 Fate::Hold(id) => hold.push(id),
             }
         }
+        let finished: Vec<u64> = done
+            .iter()
+            .map(|c| c.id)
+            .chain(dead.iter().map(|b| b.id))
+            .collect();
         let (a, b, c, d) = tokio::join!(
             self.queue.complete(done),
             self.queue.reschedule(again),
@@ -609,6 +767,13 @@ impl Engine {
         self.write(inst, b);
         self.write(inst, c.map(|_| ()));
         self.write(inst, d);
+        // Later jobs of the same users may go now (the scheduler wakes when this attempt ends).
+        if !finished.is_empty() {
+            let mut order = inst.order();
+            for id in finished {
+                order.finish(id);
+            }
+        }
     }
 
     fn write(&self, inst: &Instance, r: Result<(), crate::queue::StoreError>) {

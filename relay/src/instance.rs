@@ -22,8 +22,14 @@ pub(crate) struct Sub {
     pub(crate) action: String,
     /// The parsed `subscribe` query (checked at acceptance).
     pub(crate) subscription: Subscription,
-    /// Whether the action takes batches.
+    /// Whether the action gets batches (batch-capable and batching not turned off).
     pub(crate) batch: bool,
+    /// Most events in one batch: the configured size, never above the action's maximum.
+    pub(crate) max_batch: usize,
+    /// The mapping of the action's batch keys (events with other values go in other batches).
+    pub(crate) batch_keys: Option<actions_core::mapping::Mapping>,
+    /// Whether events of one user must go out in acceptance order (audience actions).
+    pub(crate) ordered: bool,
 }
 
 /// What relay counted for one instance during this process.
@@ -48,6 +54,8 @@ pub struct Counters {
     pub rate_limit_pauses: u64,
     /// Pauses of the whole instance after a token-propagation answer.
     pub propagation_pauses: u64,
+    /// Times the partner's remaining quota fell below 10% of `X-RateLimit-Limit`.
+    pub quota_warnings: u64,
 }
 
 /// The pause of an instance.
@@ -188,7 +196,13 @@ pub(crate) struct Instance {
     pub(crate) settings: Arc<Settings>,
     pub(crate) options: EventOptions,
     pub(crate) max_in_flight: usize,
+    /// The request rate: configured limit × adaptive factor, and the partner's quota headers.
+    pub(crate) rate: crate::ratelimit::Rate,
+    /// How batch-capable subscriptions are batched.
+    pub(crate) batch: crate::config::BatchConfig,
     pub(crate) pause: Mutex<Pause>,
+    /// Unfinished jobs of ordered actions, per user.
+    pub(crate) order: Mutex<crate::batcher::Order>,
     pub(crate) halted: Mutex<Option<String>>,
     pub(crate) counters: Mutex<Counters>,
     /// New work: wakes the scheduler.
@@ -215,6 +229,16 @@ impl Instance {
             .clone();
         c.token_refreshes = self.settings.refreshes.load(Ordering::Relaxed);
         c
+    }
+
+    pub(crate) fn order(&self) -> std::sync::MutexGuard<'_, crate::batcher::Order> {
+        self.order
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn rate_view(&self) -> crate::ratelimit::RateView {
+        self.rate.view()
     }
 
     pub(crate) fn pause(&self) -> std::sync::MutexGuard<'_, Pause> {

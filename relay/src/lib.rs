@@ -20,12 +20,16 @@
 //! # Ok(()) }
 //! ```
 
+mod batcher;
 pub mod classify;
 pub mod config;
 pub mod engine;
+pub mod ingest;
 mod instance;
+pub mod metrics;
 pub mod progress;
 pub mod queue;
+pub mod ratelimit;
 pub mod schedule;
 mod summary;
 
@@ -56,8 +60,9 @@ use crate::queue::{
 };
 pub use crate::summary::{InstanceSummary, Summary};
 
-/// The default number of events in one batch attempt of a batch-capable action.
-pub const DEFAULT_BATCH_SIZE: usize = 200;
+/// The default number of events in one batch of a batch-capable action (the configuration's
+/// `batch.size`; never above the action's own maximum).
+pub const DEFAULT_BATCH_SIZE: usize = 1000;
 /// The default time in-flight attempts get to finish at shutdown.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
@@ -127,7 +132,7 @@ pub struct RelayBuilder {
     clock: Option<Arc<dyn Clock>>,
     seed: Option<u64>,
     queue: Option<Arc<dyn Queue>>,
-    batch_size: usize,
+    batch_size: Option<usize>,
     grace: Duration,
 }
 
@@ -156,9 +161,10 @@ impl RelayBuilder {
         self
     }
 
-    /// Most events in one batch attempt (default [`DEFAULT_BATCH_SIZE`]).
+    /// Most events in one batch attempt, for every instance (default: each instance's
+    /// `batch.size`, [`DEFAULT_BATCH_SIZE`] unless configured; never above an action's maximum).
     pub fn batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n.max(1);
+        self.batch_size = Some(n.max(1));
         self
     }
 
@@ -191,7 +197,15 @@ impl RelayBuilder {
         let mut instances = Vec::new();
         for i in 0..self.config.destinations.len() {
             instances.push(Arc::new(
-                build_instance(&self.config, i, &self.registry, &clock, &queue).await?,
+                build_instance(
+                    &self.config,
+                    i,
+                    &self.registry,
+                    &clock,
+                    &queue,
+                    self.batch_size,
+                )
+                .await?,
             ));
         }
         let seed = self.seed.unwrap_or_else(rand::random);
@@ -203,10 +217,11 @@ impl RelayBuilder {
             clock,
             backoff: schedule::Backoff::new(retry.initial_backoff, retry.max_backoff, seed),
             retry,
-            batch_size: self.batch_size,
             shutdown_grace: self.grace,
             stop,
             progress: Notify::new(),
+            metrics: metrics::Metrics::new(),
+            ingest: self.config.ingest.clone(),
         });
         let mut tasks = Vec::new();
         for inst in &engine.instances {
@@ -227,6 +242,7 @@ async fn build_instance(
     registry: &Registry,
     clock: &Arc<dyn Clock>,
     queue: &Arc<dyn Queue>,
+    batch_size: Option<usize>,
 ) -> Result<Instance, RelayError> {
     let d = &config.destinations[i];
     let entry = registry.get(&d.slug.value).map_err(|e| {
@@ -324,13 +340,37 @@ async fn build_instance(
         let member = serde_json::json!({
             "partnerAction": action,
             "subscribe": fql,
-            "mapping": Value::Object(mapping),
+            "mapping": Value::Object(mapping.clone()),
         });
         members.push(member);
+        let action_info = info.action(action);
+        let batch = d.batch.enabled && action_info.is_some_and(|a| a.supports_batch);
+        let max_batch = [
+            Some(d.batch.size),
+            batch_size,
+            action_info.and_then(batcher::action_maximum),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(1)
+        .max(1);
+        let batch_keys = match action_info {
+            Some(a) if batch => batcher::batch_keys_mapping(a, &mapping)
+                .map_err(|m| config.error_at(&s.partner_action.span, key("mapping"), m))?,
+            _ => None,
+        };
+        let ordered = s.ordered.unwrap_or_else(|| {
+            info.definition.audience_mode.is_some()
+                || action_info.is_some_and(batcher::is_audience_action)
+        });
         subs.push(Sub {
             action: action.clone(),
             subscription,
-            batch: info.action(action).is_some_and(|a| a.supports_batch),
+            batch,
+            max_batch,
+            batch_keys,
+            ordered,
         });
     }
     // Tokens: the stored ones win while the configured credentials are the same.
@@ -369,7 +409,10 @@ async fn build_instance(
         settings,
         options,
         max_in_flight: d.max_in_flight,
+        rate: ratelimit::Rate::new(d.rate_limit.clone()),
+        batch: d.batch.clone(),
         pause: Mutex::new(pause),
+        order: Mutex::new(batcher::Order::default()),
         halted: Mutex::new(halted),
         counters: Mutex::new(Counters::default()),
         notify: Notify::new(),
@@ -421,7 +464,7 @@ impl Relay {
             clock: None,
             seed: None,
             queue: None,
-            batch_size: DEFAULT_BATCH_SIZE,
+            batch_size: None,
             grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
@@ -467,31 +510,62 @@ impl Relay {
         &self,
         items: Vec<Result<Value, (String, String)>>,
     ) -> Result<Vec<Option<Accepted>>, RelayError> {
+        let mut events = Vec::with_capacity(items.len());
+        let mut invalid = Vec::new();
+        let mut slots: Vec<bool> = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Ok(mut event) if event.is_object() => {
+                    let message_id = ensure_message_id(&mut event);
+                    let text = event.to_string();
+                    events.push(Prepared {
+                        event,
+                        message_id,
+                        text,
+                    });
+                    slots.push(true);
+                }
+                Ok(v) => {
+                    invalid.push((
+                        v.to_string(),
+                        format!("an event must be a JSON object, got {}", kind(&v)),
+                    ));
+                    slots.push(false);
+                }
+                Err(pair) => {
+                    invalid.push(pair);
+                    slots.push(false);
+                }
+            }
+        }
+        let mut accepted = self.accept_prepared(events, invalid).await?.into_iter();
+        Ok(slots
+            .into_iter()
+            .map(|ok| if ok { accepted.next() } else { None })
+            .collect())
+    }
+
+    /// Accepts events that have their `messageId` and JSON text, and dead-letters `invalid`
+    /// input (raw text, reason), in one durable step.
+    pub(crate) async fn accept_prepared(
+        &self,
+        events: Vec<Prepared>,
+        invalid: Vec<(String, String)>,
+    ) -> Result<Vec<Accepted>, RelayError> {
         let now = self.engine.now_ms();
         let mut jobs = Vec::new();
         let mut owners: Vec<(usize, usize)> = Vec::new();
-        let mut out: Vec<Option<Accepted>> = Vec::with_capacity(items.len());
-        let mut invalid = Vec::new();
-        for item in items {
-            let mut event = match item {
-                Ok(v) if v.is_object() => v,
-                Ok(v) => {
-                    invalid.push(dead_input(
-                        v.to_string(),
-                        format!("an event must be a JSON object, got {}", kind(&v)),
-                        now,
-                    ));
-                    out.push(None);
-                    continue;
-                }
-                Err((raw, reason)) => {
-                    invalid.push(dead_input(raw, reason, now));
-                    out.push(None);
-                    continue;
-                }
-            };
-            let message_id = ensure_message_id(&mut event);
-            let text = event.to_string();
+        let mut out: Vec<Accepted> = Vec::with_capacity(events.len());
+        let invalid: Vec<DeadLetter> = invalid
+            .into_iter()
+            .map(|(raw, reason)| dead_input(raw, reason, now))
+            .collect();
+        for Prepared {
+            event,
+            message_id,
+            text,
+        } in events
+        {
             let slot = out.len();
             for (ii, inst) in self.engine.instances.iter().enumerate() {
                 for (si, sub) in inst.subs.iter().enumerate() {
@@ -512,20 +586,21 @@ impl Relay {
                     owners.push((slot, ii));
                 }
             }
-            out.push(Some(Accepted {
+            out.push(Accepted {
                 message_id,
                 queued: Vec::new(),
                 delivered_before: Vec::new(),
                 queued_before: Vec::new(),
-            }));
+            });
         }
         let n_invalid = invalid.len() as u64;
-        self.engine.queue.add_dead_letters(invalid).await?;
+        if !invalid.is_empty() {
+            self.engine.queue.add_dead_letters(invalid).await?;
+        }
         let results = self.engine.queue.enqueue(jobs).await?;
         let mut woken = vec![false; self.engine.instances.len()];
         for ((slot, ii), result) in owners.into_iter().zip(results) {
-            let (Some(Some(acc)), Some(inst)) = (out.get_mut(slot), self.engine.instances.get(ii))
-            else {
+            let (Some(acc), Some(inst)) = (out.get_mut(slot), self.engine.instances.get(ii)) else {
                 continue;
             };
             match result {
@@ -549,7 +624,7 @@ impl Relay {
                 inst.wake();
             }
         }
-        let not_subscribed = out.iter().flatten().filter(|a| a.not_subscribed()).count() as u64;
+        let not_subscribed = out.iter().filter(|a| a.not_subscribed()).count() as u64;
         let mut extra = self
             .extra
             .lock()
@@ -557,6 +632,83 @@ impl Relay {
         extra.invalid += n_invalid;
         extra.not_subscribed += not_subscribed;
         Ok(out)
+    }
+
+    /// The `[ingest]` table of the configuration this relay was built from.
+    pub fn config_ingest(&self) -> Option<config::IngestConfig> {
+        self.engine.ingest.clone()
+    }
+
+    /// Now, on relay's clock (ms since the epoch).
+    pub fn now_ms(&self) -> i64 {
+        self.engine.now_ms()
+    }
+
+    /// The rate state of a destination instance: adaptive factor and the partner's last quota
+    /// headers.
+    pub fn rate(&self, instance: &str) -> Option<ratelimit::RateView> {
+        self.engine
+            .instances
+            .iter()
+            .find(|i| i.id == instance)
+            .map(|i| i.rate_view())
+    }
+
+    /// This relay's metrics recorder.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.engine.metrics
+    }
+
+    /// The Prometheus text of every metric family ([`metrics`]): the live ones plus the
+    /// counters, queue figures and rate-limit state read now.
+    pub async fn render_metrics(&self) -> String {
+        let m = &self.engine.metrics;
+        let stats = self
+            .engine
+            .queue
+            .stats(self.engine.now_ms())
+            .await
+            .unwrap_or_default();
+        let now = self.engine.now_ms();
+        for inst in &self.engine.instances {
+            let id = inst.id.as_str();
+            let l = [("instance", id)];
+            let c = inst.counters();
+            m.counter("relay_accepted_total", &l).absolute(c.accepted);
+            m.counter("relay_delivered_total", &l).absolute(c.delivered);
+            for (reason, n) in &c.retried {
+                m.counter(
+                    "relay_retried_total",
+                    &[("instance", id), ("reason", reason)],
+                )
+                .absolute(*n);
+            }
+            for (reason, n) in &c.dead {
+                m.counter(
+                    "relay_dead_lettered_total",
+                    &[("instance", id), ("reason", reason)],
+                )
+                .absolute(*n);
+            }
+            m.counter("relay_rate_limit_pauses_total", &l)
+                .absolute(c.rate_limit_pauses);
+            m.counter("relay_token_refreshes_total", &l)
+                .absolute(c.token_refreshes);
+            let s = stats.get(id).cloned().unwrap_or_default();
+            m.gauge("relay_queue_depth", &l).set(s.depth as f64);
+            let age = s
+                .oldest_accepted_ms
+                .map_or(0.0, |a| (now - a).max(0) as f64 / 1000.0);
+            m.gauge("relay_oldest_event_age_seconds", &l).set(age);
+            let rate = inst.rate_view();
+            m.gauge("relay_rate_limit_factor", &l).set(rate.factor);
+            if let Some(r) = rate.remaining {
+                m.gauge("relay_rate_limit_remaining", &l).set(r as f64);
+            }
+            m.gauge("relay_rate_limit_low", &l)
+                .set(if rate.low { 1.0 } else { 0.0 });
+        }
+        m.render()
     }
 
     /// Waits until every accepted event was delivered or dead-lettered (retry delays are waited
@@ -679,9 +831,23 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// An event ready to be accepted: its `messageId` and its JSON text.
+pub(crate) struct Prepared {
+    pub(crate) event: Value,
+    pub(crate) message_id: String,
+    pub(crate) text: String,
+}
+
+/// RFC 3339 with milliseconds, UTC.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 /// The event's `messageId`: a non-empty string as is, a number as its text, else a new UUID
 /// (written into the event).
-fn ensure_message_id(event: &mut Value) -> String {
+pub(crate) fn ensure_message_id(event: &mut Value) -> String {
     let Some(obj) = event.as_object_mut() else {
         return String::new();
     };

@@ -36,9 +36,21 @@ enum Command {
         /// How long in-flight attempts may finish after SIGTERM / ctrl-c.
         #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
         grace: Duration,
-        /// Most events in one attempt of a batch-capable action.
-        #[arg(long, default_value_t = relay::DEFAULT_BATCH_SIZE)]
-        batch_size: usize,
+        /// Most events in one attempt of a batch-capable action (default: each destination's
+        /// `batch.size`, 1000; never above the action's maximum).
+        #[arg(long)]
+        batch_size: Option<usize>,
+    },
+    /// Run the HTTP ingest (Segment's tracking API, `[ingest]`) and delivery together until
+    /// SIGTERM / ctrl-c; then stop taking requests, let in-flight attempts finish (bounded by
+    /// --grace) and print the summary.
+    Serve {
+        /// The configuration file (needs an `[ingest]` table).
+        #[arg(long)]
+        config: PathBuf,
+        /// How long in-flight attempts may finish after SIGTERM / ctrl-c.
+        #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+        grace: Duration,
     },
     /// Queue depth, due and scheduled counts, oldest event age, dead letters by reason and
     /// pauses, per destination.
@@ -122,6 +134,7 @@ fn main() -> ExitCode {
                 grace,
                 batch_size,
             } => run(&config, input.as_deref(), grace, batch_size).await,
+            Command::Serve { config, grace } => serve(&config, grace).await,
             Command::Status { config } => status(&config).await,
             Command::Dlq { config, command } => match config {
                 Some(config) => dlq(&config, command).await,
@@ -166,17 +179,14 @@ async fn run(
     config: &Path,
     input: Option<&str>,
     grace: Duration,
-    batch_size: usize,
+    batch_size: Option<usize>,
 ) -> Result<u8, String> {
     let config = load(config)?;
-    let relay = Arc::new(
-        Relay::builder(config)
-            .shutdown_grace(grace)
-            .batch_size(batch_size)
-            .build()
-            .await
-            .map_err(err)?,
-    );
+    let mut builder = Relay::builder(config).shutdown_grace(grace);
+    if let Some(n) = batch_size {
+        builder = builder.batch_size(n);
+    }
+    let relay = Arc::new(builder.build().await.map_err(err)?);
     let stopper = relay.clone();
     let stopped = Arc::new(tokio::sync::Notify::new());
     let stopped2 = stopped.clone();
@@ -198,6 +208,50 @@ async fn run(
     relay.shutdown().await;
     print!("{}", summary.table());
     Ok(u8::try_from(summary.exit_code()).unwrap_or(1))
+}
+
+async fn serve(config: &Path, grace: Duration) -> Result<u8, String> {
+    let config = load(config)?;
+    let Some(ingest) = config.ingest.clone() else {
+        return Err(format!(
+            "{}: relay serve needs an [ingest] table (listen, write_keys)",
+            config
+                .origin
+                .as_ref()
+                .map_or("the configuration", |o| o.name.as_str())
+        ));
+    };
+    let relay = Arc::new(
+        Relay::builder(config)
+            .shutdown_grace(grace)
+            .build()
+            .await
+            .map_err(err)?,
+    );
+    let listener = tokio::net::TcpListener::bind(&ingest.listen.value)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", ingest.listen.value))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {}: {e}", ingest.listen.value))?;
+    eprintln!(
+        "relay: listening on http://{addr} (POST /v1/batch, /v1/track, …; GET /health, /metrics)"
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("relay: stopping (requests in progress and in-flight attempts may finish)…");
+        let _ = tx.send(());
+    });
+    relay::ingest::serve(relay.clone(), &ingest, listener, async move {
+        let _ = rx.await;
+    })
+    .await
+    .map_err(|e| format!("the HTTP ingest failed: {e}"))?;
+    relay.shutdown().await;
+    let summary = relay.summary().await.map_err(err)?;
+    print!("{}", summary.table());
+    Ok(0)
 }
 
 async fn accept_input(relay: &Relay, input: &str) -> Result<(), String> {

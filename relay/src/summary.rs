@@ -94,6 +94,7 @@ impl Summary {
         }
         row("token refreshes", &|i| i.counters.token_refreshes);
         row("rate-limit pauses", &|i| i.counters.rate_limit_pauses);
+        row("quota warnings (<10% left)", &|i| i.counters.quota_warnings);
         row("propagation pauses", &|i| i.counters.propagation_pauses);
         row("still held", &|i| i.held);
         let mut header: Vec<String> = self.instances.iter().map(|i| i.id.clone()).collect();

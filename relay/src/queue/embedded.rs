@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redb::{
     ConcurrencyMode, Database, Durability, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
-    ReadableTable, Table, TableDefinition, WriteTransaction,
+    ReadableTable, ReadableTableMetadata, Table, TableDefinition, WriteTransaction,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -823,6 +823,36 @@ impl Queue for EmbeddedQueue {
         self.send(Op::PutState(instance.to_string(), state))
             .await
             .map(|_| ())
+    }
+
+    async fn held_jobs(&self, instance: &str) -> Result<Vec<Job>, StoreError> {
+        let r = io("held jobs");
+        let txn = self.begin_read()?;
+        let due = txn.open_table(DUE).map_err(|e| r(e.into()))?;
+        let jobs = txn.open_table(JOBS).map_err(|e| r(e.into()))?;
+        let mut out = Vec::new();
+        for item in due
+            .range((instance, 0u64, 0u64)..=(instance, u64::MAX, u64::MAX))
+            .map_err(|e| r(e.into()))?
+        {
+            let (k, _) = item.map_err(|e| r(e.into()))?;
+            let (_, _, id) = k.value();
+            if let Some(bytes) = jobs.get(id).map_err(|e| r(e.into()))? {
+                out.push(Job {
+                    id,
+                    record: decode(bytes.value())?,
+                });
+            }
+        }
+        out.sort_by_key(|j| j.id);
+        Ok(out)
+    }
+
+    async fn depth(&self) -> Result<u64, StoreError> {
+        let r = io("depth");
+        let txn = self.begin_read()?;
+        let jobs = txn.open_table(JOBS).map_err(|e| r(e.into()))?;
+        jobs.len().map_err(|e| r(e.into()))
     }
 
     async fn stats(&self, now_ms: i64) -> Result<BTreeMap<String, InstanceStats>, StoreError> {

@@ -14,7 +14,7 @@
 //! | [`bury`](Queue::bury) (dead-letter) | move to the dead-letter table | publish to the DLQ stream, TERM |
 //! | dead letters: list / show / replay / purge | dead-letter table | DLQ stream |
 //! | [`instance_state`](Queue::instance_state) (tokens, pauses) | state table | KV bucket |
-//! | [`stats`](Queue::stats) | scan | stream + consumer info |
+//! | [`stats`](Queue::stats), [`depth`](Queue::depth), [`held_jobs`](Queue::held_jobs) | scan / table length | stream + consumer info |
 
 mod embedded;
 
@@ -370,4 +370,12 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Queue figures per instance (every instance the store knows of).
     async fn stats(&self, now_ms: i64) -> Result<BTreeMap<String, InstanceStats>, StoreError>;
+
+    /// Every job of `instance` the queue holds (due, scheduled or leased), in job id
+    /// (acceptance) order: what per-user ordering reads once when delivery starts.
+    async fn held_jobs(&self, instance: &str) -> Result<Vec<Job>, StoreError>;
+
+    /// Jobs held, over every instance (due, scheduled or in flight): what the ingest's
+    /// back-pressure compares with `max_queue_depth`. Cheap: called on every ingest request.
+    async fn depth(&self) -> Result<u64, StoreError>;
 }

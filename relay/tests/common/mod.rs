@@ -214,6 +214,41 @@ pub fn registry() -> Registry {
 
 /// A configuration with one scripted instance `dest` for `action`.
 pub fn config(store: &std::path::Path, script: &str, action: &str, retry: &str) -> Config {
+    scripted_config(
+        store,
+        script,
+        action,
+        Parts {
+            retry,
+            dest: "max_in_flight = 1",
+            ..Parts::default()
+        },
+    )
+}
+
+/// The optional parts of [`scripted_config`]: `[retry]` lines, tables before the destination
+/// (`[ingest]`), lines of the destination table and of its subscription.
+#[derive(Default)]
+pub struct Parts<'a> {
+    pub retry: &'a str,
+    pub top: &'a str,
+    pub dest: &'a str,
+    pub sub: &'a str,
+}
+
+/// One scripted instance `dest` for `action`, with `parts`; `${OTHER_KEY}` is `wk-second`.
+pub fn scripted_config(
+    store: &std::path::Path,
+    script: &str,
+    action: &str,
+    parts: Parts<'_>,
+) -> Config {
+    let Parts {
+        retry,
+        top,
+        dest,
+        sub,
+    } = parts;
     let text = format!(
         r#"
 [store]
@@ -222,18 +257,22 @@ path = "{}"
 [retry]
 {retry}
 
+{top}
+
 [[destinations]]
 id = "dest"
 slug = "scripted"
-max_in_flight = 1
+{dest}
 [destinations.settings]
 script = "{script}"
 [[destinations.subscriptions]]
 partnerAction = "{action}"
+{sub}
 "#,
         store.display()
     );
-    Config::parse_with_env(&text, "test.toml", &|_| None).unwrap()
+    let env = |n: &str| (n == "OTHER_KEY").then(|| "wk-second".to_string());
+    Config::parse_with_env(&text, "test.toml", &env).unwrap()
 }
 
 pub async fn relay(config: Config) -> Relay {
