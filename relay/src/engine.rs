@@ -109,7 +109,12 @@ impl Engine {
             .map(|s| s.max_batch)
             .max()
             .unwrap_or(1);
-        let cap = inst.max_in_flight.saturating_mul(max_batch).min(MAX_HELD);
+        // Enough for a couple of full batches besides one per slot: every lease reads past the
+        // jobs already held, so holding more costs more than it batches.
+        let cap = max_batch
+            .saturating_mul(2)
+            .saturating_add(inst.max_in_flight)
+            .min(MAX_HELD);
         self.load_order(&inst).await;
         'run: loop {
             while tasks.try_join_next().is_some() {}
