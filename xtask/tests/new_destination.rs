@@ -100,6 +100,27 @@ fn seed_target(from: &Path, to: &Path) {
     }
 }
 
+/// The top-level folders of the workspace's members, read from `members = [...]` in the root
+/// manifest (`"destinations/*"` → `destinations`), so a new member is copied without editing
+/// this test.
+fn member_roots(root: &Path) -> Vec<String> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let line = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("members"))
+        .expect("the root manifest lists its members on one line");
+    let list = &line[line.find('[').unwrap() + 1..line.rfind(']').unwrap()];
+    let mut roots: Vec<String> = list
+        .split(',')
+        .map(|m| m.trim().trim_matches('"'))
+        .filter(|m| !m.is_empty())
+        .map(|m| m.split('/').next().unwrap_or(m).to_string())
+        .collect();
+    roots.dedup();
+    assert!(roots.iter().any(|r| r == "core"), "{roots:?}");
+    roots
+}
+
 /// A copy of what the build needs (the manifests, the lock file and the member crates) with
 /// its own seeded target directory, `<copy>/target`.
 fn copy_workspace() -> tempfile::TempDir {
@@ -108,8 +129,8 @@ fn copy_workspace() -> tempfile::TempDir {
     for file in ["Cargo.toml", "Cargo.lock"] {
         copy_file(&root.join(file), &dir.path().join(file));
     }
-    for sub in ["core", "testkit", "xtask", "destinations"] {
-        copy_tree(&root.join(sub), &dir.path().join(sub));
+    for sub in member_roots(&root) {
+        copy_tree(&root.join(&sub), &dir.path().join(&sub));
     }
     seed_target(
         &target_dir().join("debug"),
