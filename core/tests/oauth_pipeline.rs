@@ -49,21 +49,16 @@ struct TrackAction;
 impl Action<Settings> for TrackAction {
     type Payload = Track;
 
-    fn supports_batch(&self) -> bool {
-        true
+    async fn perform(&self, client: &RequestClient, input: Input<'_, Track>) -> Performed {
+        let url = format!("{API}/v1/{}/track", input.settings.workspace);
+        let body = json!({"event": input.payload.event});
+        let r = client.post(url).json(body).send().await?;
+        Ok(Some(r.result_data()))
     }
 
     fn definition(&self) -> ActionDefinition {
         ActionDefinition::new("track", "Track", "Sends a track event.")
             .default_subscription("type = \"track\"")
-    }
-
-    async fn perform(&self, client: &RequestClient, input: Input<'_, Track>) -> Performed {
-        let url = format!("{API}/v1/{}/track", input.settings.workspace);
-        let body = json!({"event": input.payload.event});
-        Ok(Some(
-            client.post(url).json(body).send().await?.result_data(),
-        ))
     }
 
     async fn perform_batch(&self, client: &RequestClient, input: Input<'_, Vec<Track>>) -> Batched {
@@ -80,6 +75,10 @@ impl Action<Settings> for TrackAction {
             }
         }
         Ok(BatchResponse::MultiStatus(ms))
+    }
+
+    fn supports_batch(&self) -> bool {
+        true
     }
 }
 

@@ -69,11 +69,6 @@ type Batched = Result<BatchResponse, Error>;
 impl Action<Settings> for SendAction {
     type Payload = Send;
 
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("send", "Send", "Sends a record.")
-            .default_subscription(self.subscribe)
-    }
-
     async fn perform(&self, client: &RequestClient, input: Input<'_, Send>) -> Performed {
         let p = &input.payload;
         let membership = input.audience_membership.first().copied().flatten();
@@ -81,6 +76,11 @@ impl Action<Settings> for SendAction {
                           "debug": input.settings.debug, "membership": membership});
         let url = format!("{API}/{}/send", input.settings.region);
         Ok(client.post(url).json(body).send().await?.data().cloned())
+    }
+
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("send", "Send", "Sends a record.")
+            .default_subscription(self.subscribe)
     }
 
     async fn perform_batch(&self, client: &RequestClient, input: Input<'_, Vec<Send>>) -> Batched {

@@ -31,15 +31,15 @@ const KEY: &str = "key-0123456789";
 // The test destination: OAuth 2 plus an API key; `track` (batchable, with a hook), `identify`
 // (every field type, a dynamic field), `rejectAll` (always an IntegrationError).
 
-/// The harness test destination's settings: a workspace, its API key, a data region.
+/// The harness test destination's settings: an API key, its workspace, a data region.
 #[derive(Deserialize, JsonSchema)]
 struct Settings {
-    /// The workspace slug.
-    #[schemars(title = "Workspace")]
-    workspace: String,
     /// The API key.
     #[schemars(title = "API Key", extend("x-field" = {"type": "password"}))]
     api_key: String,
+    /// The workspace slug.
+    #[schemars(title = "Workspace")]
+    workspace: String,
     /// The data region.
     #[schemars(title = "Region", extend("x-field" = {"choices": ["us", "eu"]}))]
     region: Option<String>,
@@ -78,10 +78,6 @@ impl Action<Settings> for TrackAction {
         true
     }
 
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("track", "Track", "Sends a track event.")
-    }
-
     async fn perform(&self, client: &RequestClient, input: Input<'_, Track>) -> Performed {
         let p = &input.payload;
         let mut body = json!({"event": p.event, "userId": p.user_id});
@@ -89,9 +85,12 @@ impl Action<Settings> for TrackAction {
             body["properties"] = Value::Object(props.clone());
         }
         let url = workspace_url(input.settings, "track");
-        Ok(Some(
-            client.post(url).json(body).send().await?.result_data(),
-        ))
+        let r = client.post(url).json(body).send().await?;
+        Ok(Some(r.result_data()))
+    }
+
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("track", "Track", "Sends a track event.")
     }
 
     async fn perform_batch(&self, client: &RequestClient, input: Input<'_, Vec<Track>>) -> Batched {
@@ -183,10 +182,6 @@ impl Action<Settings> for IdentifyAction {
         serde_json::from_value(identify_fields()).map_err(|e| Error::plain(e.to_string()))
     }
 
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("identify", "Identify", "Creates or updates a user.")
-    }
-
     async fn perform(&self, client: &RequestClient, input: Input<'_, Value>) -> Performed {
         let email = input.payload["email"].as_str().unwrap_or_default();
         let plan = input.payload["plan"].as_str().unwrap_or_default();
@@ -194,6 +189,10 @@ impl Action<Settings> for IdentifyAction {
         let request = client.put(url).search_params([("plan", plan)]);
         let r = request.json(input.payload.clone()).send().await?;
         Ok(Some(r.result_data()))
+    }
+
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("identify", "Identify", "Creates or updates a user.")
     }
 
     fn dynamic_fields(&self) -> Vec<String> {
@@ -224,6 +223,9 @@ impl Action<Settings> for IdentifyAction {
 type Dynamic<'a> = DynamicFieldInput<'a, Settings>;
 type Choices = Result<DynamicFieldResponse, Error>;
 
+/// `rejectAll`: fails every payload with an IntegrationError.
+struct RejectAction;
+
 /// The payload of `rejectAll`.
 #[derive(Deserialize, JsonSchema)]
 struct Reject {
@@ -232,19 +234,17 @@ struct Reject {
     reason: String,
 }
 
-struct RejectAction;
-
 #[async_trait]
 impl Action<Settings> for RejectAction {
     type Payload = Reject;
 
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("rejectAll", "Reject", "Rejects every payload.")
-    }
-
     async fn perform(&self, _: &RequestClient, input: Input<'_, Reject>) -> Performed {
         let message = format!("Unsupported reason {:?}", input.payload.reason);
         Err(Error::integration(message, "UNSUPPORTED", 400))
+    }
+
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("rejectAll", "Reject", "Rejects every payload.")
     }
 }
 
@@ -532,17 +532,12 @@ async fn dynamic_fields_and_hooks_run_through_the_mock_server() {
 #[tokio::test]
 async fn a_scripted_sequence_answers_in_order() {
     let mut t = harness().await;
-    let mocks = t
-        .mock_sequence(
-            "POST",
-            "/v1/acme/track",
-            &[
-                (429, r#"{"m":"slow down"}"#),
-                (500, "{}"),
-                (200, r#"{"ok":1}"#),
-            ],
-        )
-        .await;
+    let answers = [
+        (429, r#"{"m":"slow down"}"#),
+        (500, "{}"),
+        (200, r#"{"ok":1}"#),
+    ];
+    let mocks = t.mock_sequence("POST", "/v1/acme/track", &answers).await;
     let first = t.test_action("track", track("x")).await.unwrap_err();
     let second = t.test_action("track", track("x")).await.unwrap_err();
     let third = t.test_action("track", track("x")).await.unwrap();
@@ -1053,10 +1048,6 @@ type LeakyInput<'a> = ExecuteInput<'a, LeakySettings, Ping>;
 impl Action<LeakySettings> for LeakyTrack {
     type Payload = Ping;
 
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("track", "Track", "Sends an event.")
-    }
-
     async fn perform(&self, client: &RequestClient, input: LeakyInput<'_>) -> Performed {
         let key = &input.settings.api_key;
         match self.0 {
@@ -1094,6 +1085,10 @@ impl Action<LeakySettings> for LeakyTrack {
             LeakVia::ResultData => json!({"sent_with": key}),
             _ => r.result_data(),
         }))
+    }
+
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("track", "Track", "Sends an event.")
     }
 }
 
@@ -1156,15 +1151,13 @@ async fn planted_secrets_cover_passwords_and_oauth() {
         .await
         .unwrap();
     let sources: Vec<&str> = check.secrets().iter().map(|s| s.source.as_str()).collect();
-    assert_eq!(
-        sources,
-        [
-            "settings.api_key",
-            "oauth.access_token",
-            "oauth.refresh_token",
-            "oauth.clientSecret"
-        ]
-    );
+    let passwords = ["settings.api_key"];
+    let oauth = [
+        "oauth.access_token",
+        "oauth.refresh_token",
+        "oauth.clientSecret",
+    ];
+    assert_eq!(sources, [&passwords[..], &oauth[..]].concat());
     let s = check.settings();
     assert_eq!(s["workspace"], "acme");
     assert_eq!(s["api_key"], json!(check.secrets()[0].value));
