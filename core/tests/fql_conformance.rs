@@ -13,58 +13,15 @@
 //!
 //! Every case passes; there is no list of tolerated differences.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod common;
 
 use actions_core::subscriptions::{Ast, FqlError, Subscription, generate_fql, validate};
+use common::conformance::same;
 use serde_json::Value;
 
-fn conformance_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fql")
-}
-
+/// The cases of `conformance/fql` (their files are named after their number).
 fn load_cases() -> Vec<(String, Value)> {
-    let dir = conformance_dir();
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "json")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
-        })
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let text = fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-            let case: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-            let file = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_string();
-            (file, case)
-        })
-        .collect()
-}
-
-/// Deep JSON equality where `1` and `1.0` are the same number (as in JavaScript).
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
-    }
+    common::conformance::cases("fql", |name| name.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 fn describe_error(e: &FqlError) -> String {

@@ -26,44 +26,18 @@
 //!   `validate` on the same AST.
 //! * Matching allocates nothing (a counting global allocator checks it).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod common;
 
 use actions_core::subscriptions::{
     Ast, Condition, Field, Group, GroupOperator, Leaf, Literal, Operator, Subscription,
     generate_fql, validate,
 };
+use common::alloc::{CountingAllocator, allocations};
 use proptest::prelude::*;
 use serde_json::Value;
 
-/// Counts the allocations of the current thread, to check that matching allocates nothing.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: delegates every call to the system allocator unchanged; the counter is a
-// const-initialised thread local, which does not allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
 
 fn string_value() -> impl Strategy<Value = String> {
     "[^\"]{0,12}"

@@ -1,11 +1,12 @@
 //! Runs every case of `conformance/mapping/` (vectors produced by the reference,
 //! `@segment/actions-core` 3.170.0) and compares as `conformance/README.md` says.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::PathBuf;
 
 use actions_core::mapping::{MappingError, transform, transform_batch};
+use common::conformance::same;
 use serde_json::Value;
 
 /// Cases that cannot pass, with the reason, and the output we produce for them (checked, so
@@ -16,10 +17,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[(
      disables), so `{{ (1..3) | join }}` does not parse",
     "error TemplateError [\"--> 1:4 | 1 | {{ (1..3) | join: \\\",\\\" }} | ^--- | = expected Value\"]",
 )];
-
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/mapping")
-}
 
 /// `{"$undefined": true}` array items become `null`, as when the reference's output is
 /// serialised.
@@ -35,20 +32,6 @@ fn undef_to_null(v: &Value) -> Value {
         ),
         Value::Array(a) => Value::Array(a.iter().map(undef_to_null).collect()),
         other => other.clone(),
-    }
-}
-
-/// Deep JSON equality where `1 == 1.0` and key order is irrelevant.
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
     }
 }
 
@@ -135,13 +118,8 @@ fn compare(case: &Value, result: &Result<Option<Value>, MappingError>) -> Option
 
 #[test]
 fn every_mapping_vector_matches_the_reference() {
-    let mut files: Vec<PathBuf> = fs::read_dir(vectors_dir())
-        .expect("conformance/mapping exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), 642, "expected the 642 mapping vectors");
+    let cases = common::conformance::cases("mapping", |_| true);
+    assert_eq!(cases.len(), 642, "expected the 642 mapping vectors");
 
     let known: BTreeMap<&str, (&str, &str)> = KNOWN_DIFFERENCES
         .iter()
@@ -149,16 +127,9 @@ fn every_mapping_vector_matches_the_reference() {
         .collect();
     let mut failures = Vec::new();
     let mut passed = 0usize;
-    for file in &files {
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let case: Value =
-            serde_json::from_str(&fs::read_to_string(file).expect("readable")).expect("valid JSON");
-        let result = run(&case);
-        let diff = compare(&case, &result);
+    for (name, case) in &cases {
+        let result = run(case);
+        let diff = compare(case, &result);
         match (known.get(name.as_str()), diff) {
             (None, None) => passed += 1,
             (None, Some(d)) => failures.push(format!("{name} {}:\n      {d}", case["name"])),

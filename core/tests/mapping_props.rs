@@ -45,61 +45,7 @@ fn scalar() -> impl Strategy<Value = Value> {
     ]
 }
 
-const KEYS: &[&str] = &[
-    "a",
-    "b",
-    "x y",
-    "0",
-    "1",
-    "length",
-    "exists",
-    "blank",
-    "then",
-    "else",
-    "operator",
-    "value",
-    "pattern",
-    "replacement",
-    "pattern2",
-    "replacement2",
-    "ignorecase",
-    "global",
-    "mode",
-    "separator",
-    "omitArrays",
-    "direction",
-    "objects",
-    "apply",
-    "mapping",
-    "_metadata",
-    "@path",
-    "@template",
-    "@literal",
-    "@if",
-    "@case",
-    "@replace",
-    "@arrayPath",
-    "@json",
-    "@flatten",
-    "@merge",
-    "@transform",
-    "@excludeWhenNull",
-    "@liquid",
-    "@oops",
-    "__segment_internal_directive",
-];
-
-fn json_value() -> impl Strategy<Value = Value> {
-    scalar().prop_recursive(5, 64, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(|kv| {
-                Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-            }),
-        ]
-    })
-}
-
+/// The directives a mapping can hold.
 const DIRECTIVES: &[&str] = &[
     "@path",
     "@template",
@@ -116,6 +62,55 @@ const DIRECTIVES: &[&str] = &[
     "@liquid",
 ];
 
+/// Object keys: plain keys, the directives' option names, the directives and near misses.
+fn keys() -> Vec<&'static str> {
+    let plain = [
+        "a",
+        "b",
+        "x y",
+        "0",
+        "1",
+        "length",
+        "exists",
+        "blank",
+        "then",
+        "else",
+        "operator",
+        "value",
+        "pattern",
+        "replacement",
+        "pattern2",
+        "replacement2",
+        "ignorecase",
+        "global",
+        "mode",
+        "separator",
+        "omitArrays",
+        "direction",
+        "objects",
+        "apply",
+        "mapping",
+        "_metadata",
+    ];
+    let invalid = ["@oops", "__segment_internal_directive"];
+    plain
+        .into_iter()
+        .chain(DIRECTIVES.iter().copied())
+        .chain(invalid)
+        .collect()
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(keys()), inner), 0..5).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            }),
+        ]
+    })
+}
+
 /// A mapping biased towards directives with plausible (and implausible) options.
 fn mapping() -> impl Strategy<Value = Value> {
     json_value().prop_recursive(4, 48, 4, |inner| {
@@ -123,14 +118,14 @@ fn mapping() -> impl Strategy<Value = Value> {
             (prop::sample::select(DIRECTIVES), inner.clone()).prop_map(|(d, v)| json!({ d: v })),
             (
                 prop::sample::select(DIRECTIVES),
-                prop::collection::vec((prop::sample::select(KEYS), inner.clone()), 0..5)
+                prop::collection::vec((prop::sample::select(keys()), inner.clone()), 0..5)
             )
                 .prop_map(|(d, kv)| {
                     let opts: Map<String, Value> =
                         kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
                     json!({ d: opts })
                 }),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..4).prop_map(|kv| {
+            prop::collection::vec((prop::sample::select(keys()), inner), 0..4).prop_map(|kv| {
                 Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
             }),
         ]

@@ -4,55 +4,14 @@
 //! grow and shrink and types change; with a buffer the caller modified; and with the path
 //! lookups' position hints trained on objects whose keys are in another order.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::fs;
-use std::path::PathBuf;
+mod common;
 
 use actions_core::mapping::Mapping;
+use common::alloc::{CountingAllocator, allocations_of};
 use serde_json::{Value, json};
-
-/// Counts the allocations of the current thread.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: delegates every call to the system allocator unchanged; the counter is a
-// const-initialised thread local, which does not allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// The allocations `f` makes on this thread.
-fn allocations_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATIONS.with(Cell::get);
-    let out = f();
-    (out, ALLOCATIONS.with(Cell::get) - before)
-}
-
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/mapping")
-}
 
 /// `evaluate` as `evaluate_into` reports it: the output, or `None`; errors by message.
 fn fresh(m: &Mapping, event: &Value) -> Result<Option<Value>, String> {
@@ -72,17 +31,11 @@ fn reused(m: &Mapping, event: &Value, out: &mut Value) -> Result<Option<Value>, 
 
 #[test]
 fn every_vector_gives_the_same_output_into_a_dirty_buffer() {
-    let mut files: Vec<PathBuf> = fs::read_dir(vectors_dir())
-        .expect("conformance/mapping exists")
-        .map(|e| e.expect("readable entry").path())
-        .collect();
-    files.sort();
+    let cases = common::conformance::cases("mapping", |_| true);
     // Carried from case to case: each case starts from the previous case's output.
     let mut out = json!({"stale": ["x", {"y": 1}]});
     let mut compared = 0;
-    for file in &files {
-        let case: Value =
-            serde_json::from_str(&fs::read_to_string(file).expect("readable")).expect("JSON");
+    for (file, case) in &cases {
         if case.get("batch") == Some(&Value::Bool(true)) {
             continue;
         }
@@ -94,7 +47,7 @@ fn every_vector_gives_the_same_output_into_a_dirty_buffer() {
         // Twice: from the previous case's leftovers, then from this case's own output.
         for round in 0..2 {
             let got = reused(&m, event, &mut out);
-            assert_eq!(got, want, "{} (round {round})", file.display());
+            assert_eq!(got, want, "{file} (round {round})");
         }
         compared += 1;
     }

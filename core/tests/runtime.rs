@@ -2,6 +2,8 @@
 //! empty-value removal, validation, results and multistatus realignment, settings validation,
 //! hooks, dynamic fields, audiences and deletion — against a local HTTP server.
 
+mod common;
+
 use std::sync::Arc;
 
 use actions_core::action::{
@@ -12,7 +14,8 @@ use actions_core::destination::{CreateAudienceInput, DeleteInput};
 use actions_core::fields::{FieldType, Fields, InputField};
 use actions_core::prelude::*;
 use actions_core::request::OriginOverrides;
-use mockito::{Matcher, Server, ServerGuard};
+use common::server::{Mounted, Route, route, serve};
+use mockito::Matcher;
 use serde::Deserialize;
 
 const API: &str = "https://api.example.test";
@@ -42,7 +45,7 @@ struct Send {
     note: Option<String>,
 }
 
-/// How the batch endpoint answers (chosen per test through the `mode` setting of the mapping).
+/// How the batch endpoint answers (chosen per test when the runtime is built).
 #[derive(Clone, Copy)]
 enum BatchMode {
     MultiStatusShort,
@@ -50,49 +53,41 @@ enum BatchMode {
     Nothing,
 }
 
+/// The action `send`: subscribed with `subscribe` by default (an invalid one must stop the
+/// runtime from being built).
 struct SendAction {
     batch: BatchMode,
+    subscribe: &'static str,
 }
+
+/// What `perform` gets.
+type Input<'a, P> = ExecuteInput<'a, Settings, P>;
+type Performed = Result<Option<Value>, Error>;
+type Batched = Result<BatchResponse, Error>;
 
 #[async_trait]
 impl Action<Settings> for SendAction {
     type Payload = Send;
 
+    async fn perform(&self, client: &RequestClient, input: Input<'_, Send>) -> Performed {
+        let p = &input.payload;
+        let membership = input.audience_membership.first().copied().flatten();
+        let body = json!({"user": p.user_id, "amount": p.amount, "note": p.note,
+                          "debug": input.settings.debug, "membership": membership});
+        let url = format!("{API}/{}/send", input.settings.region);
+        Ok(client.post(url).json(body).send().await?.data().cloned())
+    }
+
     fn definition(&self) -> ActionDefinition {
         ActionDefinition::new("send", "Send", "Sends a record.")
-            .default_subscription("type = \"track\"")
+            .default_subscription(self.subscribe)
     }
 
-    async fn perform(
-        &self,
-        client: &RequestClient,
-        input: ExecuteInput<'_, Settings, Send>,
-    ) -> Result<Option<Value>, Error> {
-        let p = &input.payload;
-        let r = client
-            .post(format!("{API}/{}/send", input.settings.region))
-            .json(
-                json!({"user": p.user_id, "amount": p.amount, "note": p.note,
-                         "debug": input.settings.debug,
-                         "membership": input.audience_membership.first().copied().flatten()}),
-            )
-            .send()
-            .await?;
-        Ok(r.data().cloned())
-    }
-
-    fn supports_batch(&self) -> bool {
-        true
-    }
-
-    async fn perform_batch(
-        &self,
-        client: &RequestClient,
-        input: ExecuteInput<'_, Settings, Vec<Send>>,
-    ) -> Result<BatchResponse, Error> {
+    async fn perform_batch(&self, client: &RequestClient, input: Input<'_, Vec<Send>>) -> Batched {
         let users: Vec<&str> = input.payload.iter().map(|p| p.user_id.as_str()).collect();
+        let url = format!("{API}/{}/batch", input.settings.region);
         let r = client
-            .post(format!("{API}/{}/batch", input.settings.region))
+            .post(url)
             .json(json!({"users": users}))
             .send()
             .await?;
@@ -114,6 +109,10 @@ impl Action<Settings> for SendAction {
         })
     }
 
+    fn supports_batch(&self) -> bool {
+        true
+    }
+
     fn hooks(&self) -> Vec<ActionHookDefinition> {
         let mut fields = Fields::new();
         let mut name = InputField::new(FieldType::String, "Name");
@@ -128,12 +127,7 @@ impl Action<Settings> for SendAction {
         }]
     }
 
-    async fn perform_hook(
-        &self,
-        _client: &RequestClient,
-        hook: &str,
-        input: HookInput<'_, Settings>,
-    ) -> Result<HookResult, Error> {
+    async fn perform_hook(&self, _: &RequestClient, hook: &str, input: Hook<'_>) -> Hooked {
         Ok(HookResult {
             success_message: Some(format!("{hook}: created {}", input.hook_inputs["name"])),
             saved_data: Some(json!({"id": "L1"})),
@@ -145,38 +139,41 @@ impl Action<Settings> for SendAction {
         vec!["list".into(), "props.__values__".into()]
     }
 
-    async fn dynamic_field(
-        &self,
-        _client: &RequestClient,
-        key: &str,
-        input: DynamicFieldInput<'_, Settings>,
-    ) -> Result<DynamicFieldResponse, Error> {
+    async fn dynamic_field(&self, _: &RequestClient, key: &str, input: Dynamic<'_>) -> Choices {
+        let choice = DynamicChoice {
+            label: format!("{key} {:?}", input.selected_key),
+            value: json!(1),
+            description: None,
+        };
         Ok(DynamicFieldResponse {
-            choices: vec![DynamicChoice {
-                label: format!("{key} {:?}", input.selected_key),
-                value: json!(1),
-                description: None,
-            }],
+            choices: vec![choice],
             next_page: None,
             error: None,
         })
     }
 }
 
+type Hook<'a> = HookInput<'a, Settings>;
+type Hooked = Result<HookResult, Error>;
+type Dynamic<'a> = DynamicFieldInput<'a, Settings>;
+type Choices = Result<DynamicFieldResponse, Error>;
+
 struct TestDestination {
     batch: BatchMode,
+    subscribe: &'static str,
 }
 
 #[async_trait]
 impl Destination for TestDestination {
     type Settings = Settings;
 
-    fn definition(&self) -> DestinationDefinition {
-        DestinationDefinition::new("Runtime Test", "actions-runtime-test", AuthScheme::OAuth2)
+    fn actions(&self) -> Vec<Arc<dyn DynAction<Settings>>> {
+        let (batch, subscribe) = (self.batch, self.subscribe);
+        vec![Arc::new(SendAction { batch, subscribe })]
     }
 
-    fn actions(&self) -> Vec<Arc<dyn DynAction<Settings>>> {
-        vec![Arc::new(SendAction { batch: self.batch })]
+    fn definition(&self) -> DestinationDefinition {
+        DestinationDefinition::new("Runtime Test", "actions-runtime-test", AuthScheme::OAuth2)
     }
 
     fn extend_request(&self, ctx: &RequestContext<'_, Settings>) -> RequestOptions {
@@ -186,47 +183,59 @@ impl Destination for TestDestination {
         }
     }
 
-    async fn refresh_access_token(
-        &self,
-        client: &RequestClient,
-        _ctx: AuthContext<'_, Settings>,
-    ) -> Result<Option<RefreshedTokens>, Error> {
+    async fn refresh_access_token(&self, client: &RequestClient, _: Auth<'_>) -> Refreshed {
         client.post(format!("{API}/token")).send().await?;
         Ok(Some(RefreshedTokens::access("fresh")))
     }
 
-    async fn create_audience(
-        &self,
-        client: &RequestClient,
-        input: CreateAudienceInput<'_, Settings>,
-    ) -> Result<Option<String>, Error> {
+    async fn create_audience(&self, client: &RequestClient, input: Create<'_>) -> Created {
+        let body = json!({"name": input.audience_name});
         let r = client
             .post(format!("{API}/audiences"))
-            .json(json!({"name": input.audience_name}))
+            .json(body)
             .send()
             .await?;
         Ok(r.data().and_then(|d| d["id"].as_str()).map(str::to_string))
     }
 
-    async fn on_delete(
-        &self,
-        client: &RequestClient,
-        input: DeleteInput<'_, Settings>,
-    ) -> Result<Option<Value>, Error> {
-        client
-            .delete(format!("{API}/users/{}", input.user_id.unwrap_or("")))
-            .send()
-            .await?;
+    async fn on_delete(&self, client: &RequestClient, input: Delete<'_>) -> Performed {
+        let url = format!("{API}/users/{}", input.user_id.unwrap_or(""));
+        client.delete(url).send().await?;
         Ok(Some(json!({"deleted": input.user_id})))
     }
 }
 
-async fn runtime(server: &ServerGuard, batch: BatchMode) -> DestinationRuntime<TestDestination> {
+type Auth<'a> = AuthContext<'a, Settings>;
+type Refreshed = Result<Option<RefreshedTokens>, Error>;
+type Create<'a> = CreateAudienceInput<'a, Settings>;
+type Created = Result<Option<String>, Error>;
+type Delete<'a> = DeleteInput<'a, Settings>;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+const TRACK: &str = "type = \"track\"";
+
+fn runtime(server_url: &str, batch: BatchMode) -> DestinationRuntime<TestDestination> {
     let config = RuntimeConfig {
-        origins: OriginOverrides::new().with(API, &server.url()),
+        origins: OriginOverrides::new().with(API, server_url),
         ..RuntimeConfig::default()
     };
-    DestinationRuntime::with_config(TestDestination { batch }, config).unwrap()
+    let destination = TestDestination {
+        batch,
+        subscribe: TRACK,
+    };
+    DestinationRuntime::with_config(destination, config).unwrap()
+}
+
+/// A local server with `routes` and a runtime sending to it.
+async fn fixture(
+    batch: BatchMode,
+    routes: &[Route],
+) -> (Mounted, DestinationRuntime<TestDestination>) {
+    let mounted = serve(routes).await;
+    let rt = runtime(&mounted.server.url(), batch);
+    (mounted, rt)
 }
 
 fn settings(subscribe: Value) -> Value {
@@ -248,32 +257,47 @@ fn settings(subscribe: Value) -> Value {
     })
 }
 
+/// The settings subscribed to track events, changed by `edit`.
+fn subscribed_with(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut s = settings(json!(TRACK));
+    edit(&mut s);
+    s
+}
+
+fn subscribed() -> Value {
+    subscribed_with(|_| {})
+}
+
 fn track(user: Value, amount: Value) -> Value {
     json!({"type": "track", "event": "E", "userId": user, "properties": {"amount": amount, "note": ""}})
 }
 
+/// `on_batch` of `events` under `settings`.
+async fn batch(
+    rt: &DestinationRuntime<TestDestination>,
+    events: &[Value],
+    settings: &Value,
+) -> Vec<ResultEntry> {
+    let o = EventOptions::default();
+    rt.on_batch(events, settings, &o).await.unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events and batches
+
 #[tokio::test]
 async fn a_single_event_is_mapped_cleaned_coerced_validated_and_sent() {
-    let mut server = Server::new_async().await;
-    let m = server
-        .mock("POST", "/eu/send")
-        .match_header("authorization", "Bearer t0")
-        // amount "12.5" coerced to a number, note "" removed at the root, settings "true"
-        // coerced to true, undeclared mapping keys removed.
-        .match_body(Matcher::Json(
-            json!({"user": "u1", "amount": 12.5, "note": null, "debug": true, "membership": null}),
-        ))
-        .with_header("content-type", "application/json")
-        .with_body(r#"{"id":"r1"}"#)
-        .create_async()
-        .await;
-    let rt = runtime(&server, BatchMode::Nothing).await;
+    // amount "12.5" coerced to a number, note "" removed at the root, settings "true" coerced
+    // to true, undeclared mapping keys removed.
+    let sent =
+        json!({"user": "u1", "amount": 12.5, "note": null, "debug": true, "membership": null});
+    let send = route("POST /eu/send", 200)
+        .bearer("t0")
+        .body(Matcher::Json(sent));
+    let (mounted, rt) = fixture(BatchMode::Nothing, &[send.json(r#"{"id":"r1"}"#)]).await;
+    let event = track(json!("u1"), json!("12.5"));
     let results = rt
-        .on_event(
-            &track(json!("u1"), json!("12.5")),
-            &settings(json!("type = \"track\"")),
-            &EventOptions::default(),
-        )
+        .on_event(&event, &subscribed(), &EventOptions::default())
         .await
         .unwrap();
     assert_eq!(
@@ -281,92 +305,68 @@ async fn a_single_event_is_mapped_cleaned_coerced_validated_and_sent() {
         json!([{"output": "Mappings resolved"}, {"output": "Payload validated"},
                {"output": "Action Executed", "data": {"id": "r1"}}])
     );
-    m.assert_async().await;
+    mounted.verify().await;
 }
 
 #[tokio::test]
 async fn invalid_and_missing_subscriptions_give_the_reference_results() {
-    let server = Server::new_async().await;
-    let rt = runtime(&server, BatchMode::Nothing).await;
-    let o = EventOptions::default();
+    let (_mounted, rt) = fixture(BatchMode::Nothing, &[]).await;
     let e = track(json!("u1"), json!(1));
-    let r = rt.on_event(&e, &settings(json!("")), &o).await.unwrap();
-    assert_eq!(
-        r[0].output.as_deref(),
-        Some("Failed to validate subscription")
-    );
-    let r = rt.on_event(&e, &settings(json!(42)), &o).await.unwrap();
-    assert_eq!(
-        r[0].output.as_deref(),
-        Some("Failed to validate subscription")
-    );
-    let r = rt.on_event(&e, &settings(json!("type")), &o).await.unwrap();
-    assert_eq!(
-        r[0].output.as_deref(),
-        Some("Invalid subscription : Value token is missing")
-    );
-    let r = rt
-        .on_event(&e, &settings(json!("type = \"identify\"")), &o)
-        .await
-        .unwrap();
-    assert_eq!(r[0].output.as_deref(), Some("not subscribed"));
-    let mut s = settings(json!("type = \"track\""));
-    s["subscription"]["partnerAction"] = json!("nope");
-    assert!(rt.on_event(&e, &s, &o).await.unwrap().is_empty());
-    let mut s = settings(json!("type = \"track\""));
-    s.as_object_mut().unwrap().remove("subscription");
-    assert!(rt.on_event(&e, &s, &o).await.unwrap().is_empty());
+    let invalid = Some("Failed to validate subscription");
+    // `None`: no result at all.
+    #[rustfmt::skip]
+    let cases = [
+        (settings(json!("")), invalid),
+        (settings(json!(42)), invalid),
+        (settings(json!("type")), Some("Invalid subscription : Value token is missing")),
+        (settings(json!("type = \"identify\"")), Some("not subscribed")),
+        (subscribed_with(|s| s["subscription"]["partnerAction"] = json!("nope")), None),
+        (subscribed_with(|s| { s.as_object_mut().unwrap().remove("subscription"); }), None),
+    ];
+    for (settings, output) in cases {
+        let r = rt
+            .on_event(&e, &settings, &EventOptions::default())
+            .await
+            .unwrap();
+        match output {
+            Some(output) => assert_eq!(r[0].output.as_deref(), Some(output), "{settings}"),
+            None => assert!(r.is_empty(), "{settings}"),
+        }
+    }
 }
 
 #[tokio::test]
 async fn invalid_settings_and_payloads_are_400_errors_naming_the_field() {
-    let server = Server::new_async().await;
-    let rt = runtime(&server, BatchMode::Nothing).await;
-    let o = EventOptions::default();
-    let mut s = settings(json!("type = \"track\""));
-    s["region"] = json!("mars");
-    let err = rt
-        .on_event(&track(json!("u1"), json!(1)), &s, &o)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (err.class(), err.status()),
-        (ErrorClass::SchemaValidation, Some(400))
-    );
-    assert!(err.message().contains("Region"), "{}", err.message());
-    let err = rt
-        .on_event(
-            &track(Value::Null, json!(1)),
-            &settings(json!("type = \"track\"")),
-            &o,
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(400));
-    assert!(err.message().contains("user_id"), "{}", err.message());
-    let mut s = settings(json!("type = \"track\""));
-    s["subscription"]["mapping"] = json!({"user_id": {"@path": 3}});
-    let err = rt
-        .on_event(&track(json!("u"), json!(1)), &s, &o)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (err.class(), err.status()),
-        (ErrorClass::MappingValidation, Some(400))
-    );
-    assert_eq!(err.issues().len(), 1);
+    let (_mounted, rt) = fixture(BatchMode::Nothing, &[]).await;
+    let names = |field: &'static str| {
+        move |err: &Error| assert!(err.message().contains(field), "{}", err.message())
+    };
+    let one_issue = |err: &Error| assert_eq!(err.issues().len(), 1);
+    let bad_path = json!({"user_id": {"@path": 3}});
+    #[rustfmt::skip]
+    let cases: [(Value, Value, Option<ErrorClass>, &dyn Fn(&Error)); 3] = [
+        (track(json!("u1"), json!(1)), subscribed_with(|s| s["region"] = json!("mars")), Some(ErrorClass::SchemaValidation), &names("Region")),
+        (track(Value::Null, json!(1)), subscribed(), None, &names("user_id")),
+        (track(json!("u"), json!(1)), subscribed_with(|s| s["subscription"]["mapping"] = bad_path), Some(ErrorClass::MappingValidation), &one_issue),
+    ];
+    for (event, settings, class, check) in cases {
+        let err = rt
+            .on_event(&event, &settings, &EventOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(400));
+        if let Some(class) = class {
+            assert_eq!(err.class(), class);
+        }
+        check(&err);
+    }
 }
 
 #[tokio::test]
 async fn a_batch_realigns_rejections_and_fills_missing_entries() {
-    let mut server = Server::new_async().await;
-    let m = server
-        .mock("POST", "/eu/batch")
-        .match_body(Matcher::Json(json!({"users": ["a", "b", "c"]})))
-        .with_status(200)
-        .create_async()
-        .await;
-    let rt = runtime(&server, BatchMode::MultiStatusShort).await;
+    let users = Matcher::Json(json!({"users": ["a", "b", "c"]}));
+    let routes = [route("POST /eu/batch", 200).body(users)];
+    let (mounted, rt) = fixture(BatchMode::MultiStatusShort, &routes).await;
     let events = vec![
         track(json!("a"), json!(1)),
         json!({"type": "identify", "userId": "x"}),
@@ -374,14 +374,7 @@ async fn a_batch_realigns_rejections_and_fills_missing_entries() {
         track(Value::Null, json!(3)),
         track(json!("c"), json!(4)),
     ];
-    let r = rt
-        .on_batch(
-            &events,
-            &settings(json!("type = \"track\"")),
-            &EventOptions::default(),
-        )
-        .await
-        .unwrap();
+    let r = batch(&rt, &events, &subscribed()).await;
     let nodes = r[0].multistatus.as_ref().unwrap();
     assert_eq!(nodes.len(), 5);
     // The destination answered for the first two valid payloads (a, b) only: entries map to
@@ -405,111 +398,71 @@ async fn a_batch_realigns_rejections_and_fills_missing_entries() {
         matches!(&nodes[4], MultiStatusNode::Error { status: 500, errorreporter: ErrorReporter::Integrations, errormessage, .. }
         if errormessage == "MultiStatusResponse is missing a response at the specified index")
     );
-    m.assert_async().await;
+    mounted.verify().await;
 }
 
 #[tokio::test]
 async fn legacy_batch_responses_give_every_payload_the_response() {
-    let mut server = Server::new_async().await;
-    server
-        .mock("POST", "/eu/batch")
-        .with_status(201)
-        .with_header("content-type", "application/json")
-        .with_body(r#"{"accepted":2}"#)
-        .create_async()
-        .await;
-    let rt = runtime(&server, BatchMode::Legacy).await;
+    let accepted = route("POST /eu/batch", 201)
+        .json(r#"{"accepted":2}"#)
+        .unchecked();
+    let (mounted, rt) = fixture(BatchMode::Legacy, &[accepted]).await;
     let events = vec![track(json!("a"), json!(1)), track(json!("b"), json!("7"))];
-    let r = rt
-        .on_batch(
-            &events,
-            &settings(json!("type = \"track\"")),
-            &EventOptions::default(),
-        )
-        .await
-        .unwrap();
+    let r = batch(&rt, &events, &subscribed()).await;
     let nodes = serde_json::to_value(r[0].multistatus.as_ref().unwrap()).unwrap();
     // Batches keep root-level "" strings (the reference calls removeEmptyValues without isRoot).
     assert_eq!(
         nodes[1],
         json!({"status": 201, "sent": {"user_id": "b", "amount": 7, "note": ""}, "body": {"accepted": 2}})
     );
-    let rt = runtime(&server, BatchMode::Nothing).await;
-    let r = rt
-        .on_batch(
-            &events,
-            &settings(json!("type = \"track\"")),
-            &EventOptions::default(),
-        )
-        .await
-        .unwrap();
+    let rt = runtime(&mounted.server.url(), BatchMode::Nothing);
+    let r = batch(&rt, &events, &subscribed()).await;
     let nodes = serde_json::to_value(r[0].multistatus.as_ref().unwrap()).unwrap();
     assert_eq!(nodes[0]["body"], json!({}));
     assert_eq!(nodes[0]["status"], json!(200));
     // No event matches: the reference answers "not subscribed" for the whole batch.
-    let r = rt
-        .on_batch(
-            &events,
-            &settings(json!("type = \"page\"")),
-            &EventOptions::default(),
-        )
-        .await
-        .unwrap();
+    let r = batch(&rt, &events, &settings(json!("type = \"page\""))).await;
     assert_eq!(r[0].output.as_deref(), Some("not subscribed"));
 }
 
 #[tokio::test]
 async fn engage_membership_reaches_perform() {
-    let mut server = Server::new_async().await;
-    let m = server
-        .mock("POST", "/eu/send")
-        .match_body(Matcher::PartialJson(json!({"membership": false})))
-        .create_async()
-        .await;
-    let rt = runtime(&server, BatchMode::Nothing).await;
+    let not_member = Matcher::PartialJson(json!({"membership": false}));
+    let (mounted, rt) = fixture(
+        BatchMode::Nothing,
+        &[route("POST /eu/send", 200).body(not_member)],
+    )
+    .await;
     let mut e = track(json!("u"), json!(1));
     e["properties"]["vip"] = json!(false);
     e["context"] = json!({"personas": {"computation_class": "audience", "computation_key": "vip"}});
-    rt.on_event(
-        &e,
-        &settings(json!("type = \"track\"")),
-        &EventOptions::default(),
-    )
-    .await
-    .unwrap();
-    m.assert_async().await;
+    rt.on_event(&e, &subscribed(), &EventOptions::default())
+        .await
+        .unwrap();
+    mounted.verify().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Direct entry points
 
 #[tokio::test]
 async fn hooks_validate_inputs_and_run() {
-    let server = Server::new_async().await;
-    let rt = runtime(&server, BatchMode::Nothing).await;
-    let s = settings(json!("type = \"track\""));
-    let o = EventOptions::default();
-    let r = rt
-        .execute_hook(
-            "send",
-            "onMappingSave",
-            &s,
-            &json!({"name": "VIPs"}),
-            None,
-            &o,
-        )
+    let (_mounted, rt) = fixture(BatchMode::Nothing, &[]).await;
+    let (s, o) = (subscribed(), EventOptions::default());
+    let hook = |key: &'static str, inputs: Value| {
+        let (rt, s, o) = (&rt, &s, &o);
+        async move { rt.execute_hook("send", key, s, &inputs, None, o).await }
+    };
+    let r = hook("onMappingSave", json!({"name": "VIPs"}))
         .await
         .unwrap();
     assert_eq!(
         r.success_message.as_deref(),
         Some("onMappingSave: created \"VIPs\"")
     );
-    let err = rt
-        .execute_hook("send", "onMappingSave", &s, &json!({}), None, &o)
-        .await
-        .unwrap_err();
+    let err = hook("onMappingSave", json!({})).await.unwrap_err();
     assert!(err.message().contains("'name'"), "{}", err.message());
-    let err = rt
-        .execute_hook("send", "retlOnMappingSave", &s, &json!({}), None, &o)
-        .await
-        .unwrap_err();
+    let err = hook("retlOnMappingSave", json!({})).await.unwrap_err();
     assert_eq!(
         err.message(),
         "Missing implementation for hook: retlOnMappingSave."
@@ -519,62 +472,37 @@ async fn hooks_validate_inputs_and_run() {
 
 #[tokio::test]
 async fn dynamic_fields_follow_the_reference_lookup_grammar() {
-    let server = Server::new_async().await;
-    let rt = runtime(&server, BatchMode::Nothing).await;
-    let s = settings(json!("type = \"track\""));
-    let o = EventOptions::default();
-    let r = rt
-        .execute_dynamic_field("send", "list", &s, &json!({}), &o)
-        .await
-        .unwrap();
-    assert_eq!(r.choices[0].label, "list None");
-    let r = rt
-        .execute_dynamic_field("send", "props.color", &s, &json!({}), &o)
-        .await
-        .unwrap();
-    assert_eq!(r.choices[0].label, "props.__values__ Some(\"color\")");
-    let r = rt
-        .execute_dynamic_field("send", "nope", &s, &json!({}), &o)
-        .await
-        .unwrap();
-    assert_eq!(
-        r.error.unwrap().message,
-        "No dynamic field named nope found."
-    );
-    let r = rt
-        .execute_dynamic_field("other", "list", &s, &json!({}), &o)
-        .await
-        .unwrap();
-    assert!(r.choices.is_empty() && r.error.is_none());
+    let (_mounted, rt) = fixture(BatchMode::Nothing, &[]).await;
+    let s = subscribed();
+    #[rustfmt::skip]
+    let cases: [(&str, &str, fn(DynamicFieldResponse)); 4] = [
+        ("send", "list", |r| assert_eq!(r.choices[0].label, "list None")),
+        ("send", "props.color", |r| assert_eq!(r.choices[0].label, "props.__values__ Some(\"color\")")),
+        ("send", "nope", |r| assert_eq!(r.error.unwrap().message, "No dynamic field named nope found.")),
+        ("other", "list", |r| assert!(r.choices.is_empty() && r.error.is_none())),
+    ];
+    for (action, key, check) in cases {
+        let o = EventOptions::default();
+        check(
+            rt.execute_dynamic_field(action, key, &s, &json!({}), &o)
+                .await
+                .unwrap(),
+        );
+    }
 }
 
 #[tokio::test]
 async fn audiences_and_deletion_retry_once_after_a_refresh() {
-    let mut server = Server::new_async().await;
-    let stale = server
-        .mock("POST", "/audiences")
-        .match_header("authorization", "Bearer t0")
-        .with_status(401)
-        .expect(1)
-        .create_async()
-        .await;
-    let refresh = server.mock("POST", "/token").expect(1).create_async().await;
-    let fresh = server
-        .mock("POST", "/audiences")
-        .match_header("authorization", "Bearer fresh")
-        .with_header("content-type", "application/json")
-        .with_body(r#"{"id":"aud-9"}"#)
-        .expect(1)
-        .create_async()
-        .await;
-    let del = server
-        .mock("DELETE", "/users/u7")
-        .expect(1)
-        .create_async()
-        .await;
-    let rt = runtime(&server, BatchMode::Nothing).await;
-    let s = settings(json!("type = \"track\""));
-    let o = EventOptions::default();
+    let routes = [
+        route("POST /audiences", 401).bearer("t0"),
+        route("POST /token", 200),
+        route("POST /audiences", 200)
+            .bearer("fresh")
+            .json(r#"{"id":"aud-9"}"#),
+        route("DELETE /users/u7", 200),
+    ];
+    let (mounted, rt) = fixture(BatchMode::Nothing, &routes).await;
+    let (s, o) = (subscribed(), EventOptions::default());
     let r = rt
         .create_audience(&s, &json!({}), "VIPs", None, &o)
         .await
@@ -590,32 +518,28 @@ async fn audiences_and_deletion_retry_once_after_a_refresh() {
         .await
         .unwrap();
     assert_eq!(r, json!({"deleted": "u7"}));
-    stale.assert_async().await;
-    refresh.assert_async().await;
-    fresh.assert_async().await;
-    del.assert_async().await;
+    mounted.verify().await;
 }
 
 #[tokio::test]
 async fn test_authentication_wraps_errors_like_the_reference() {
-    let server = Server::new_async().await;
-    let rt = runtime(&server, BatchMode::Nothing).await;
-    rt.test_authentication(&settings(json!("")), &EventOptions::default())
+    let (_mounted, rt) = fixture(BatchMode::Nothing, &[]).await;
+    let o = EventOptions::default();
+    rt.test_authentication(&settings(json!("")), &o)
         .await
         .unwrap();
     let mut s = settings(json!(""));
     s["region"] = json!(3);
-    let err = rt
-        .test_authentication(&s, &EventOptions::default())
-        .await
-        .unwrap_err();
+    let err = rt.test_authentication(&s, &o).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::SchemaValidation);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Default subscriptions
+
 #[tokio::test]
 async fn default_subscriptions_are_parsed_once_and_offered_with_default_mappings() {
-    let server = Server::new_async().await;
-    let rt = runtime(&server, BatchMode::Nothing).await;
+    let (_mounted, rt) = fixture(BatchMode::Nothing, &[]).await;
     assert!(
         rt.default_subscription("send")
             .is_some_and(|s| s.matches(&json!({"type": "track"})))
@@ -626,49 +550,17 @@ async fn default_subscriptions_are_parsed_once_and_offered_with_default_mappings
     assert!(rt.default_subscription_settings("nope").is_none());
 }
 
-struct BadDefault;
-
-#[async_trait]
-impl Action<NoSettings> for BadDefault {
-    type Payload = Send;
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("bad", "Bad", "Has an invalid default subscription.")
-            .default_subscription("type")
-    }
-    async fn perform(
-        &self,
-        _client: &RequestClient,
-        _input: ExecuteInput<'_, NoSettings, Send>,
-    ) -> Result<Option<Value>, Error> {
-        Ok(None)
-    }
-}
-
-struct BadDestination;
-
-#[async_trait]
-impl Destination for BadDestination {
-    type Settings = NoSettings;
-    fn definition(&self) -> DestinationDefinition {
-        DestinationDefinition::new("Bad", "actions-bad", AuthScheme::Custom)
-    }
-    fn actions(&self) -> Vec<Arc<dyn DynAction<NoSettings>>> {
-        vec![Arc::new(BadDefault)]
-    }
-}
-
 #[test]
 fn an_invalid_default_subscription_is_refused_when_the_runtime_is_built() {
-    let err = DestinationRuntime::new(BadDestination).unwrap_err();
+    let destination = TestDestination {
+        batch: BatchMode::Nothing,
+        subscribe: "type",
+    };
+    let err = DestinationRuntime::new(destination).unwrap_err();
+    let message = err.message();
     assert!(
-        err.message()
-            .contains("default subscription of action \"bad\""),
-        "{}",
-        err.message()
+        message.contains("default subscription of action \"send\""),
+        "{message}"
     );
-    assert!(
-        err.message().contains("Value token is missing"),
-        "{}",
-        err.message()
-    );
+    assert!(message.contains("Value token is missing"), "{message}");
 }

@@ -3,37 +3,34 @@
 //! The comparison is the strict one: the whole error list (pointer, path, message, in order), the
 //! joined message, and `payload_after` for invalid payloads too.
 
-use std::path::PathBuf;
+mod common;
+
+use std::fmt::Display;
 
 use actions_core::fields::{CompiledSchema, Fields, fields_to_json_schema, remove_empty_values};
+use common::conformance::{same, show};
 use serde_json::Value;
 
-fn schema_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/schema")
-}
-
-/// Deep JSON equality where `1` and `1.0` are equal but `true` and `1` are not.
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
-                (Some(i), Some(j), _, _) => i == j,
-                (_, _, Some(i), Some(j)) => i == j,
-                _ => x.as_f64() == y.as_f64(),
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
+/// The outcome of a step that the case may expect to fail (`expected.<refusal>` present): the
+/// step's value to go on with, or `Err` with the case's differences when the case ends here —
+/// the step failed (a difference unless it was expected to) or succeeded although it was
+/// expected to fail.
+fn expect_step<T, E: Display>(
+    expected: &Value,
+    refusal: &str,
+    step: &str,
+    result: Result<T, E>,
+    shown: impl Fn(&T) -> String,
+) -> Result<T, Vec<String>> {
+    match (result, expected.get(refusal).is_some()) {
+        (Ok(value), false) => Ok(value),
+        (Ok(value), true) => Err(vec![format!(
+            "expected {step} to fail, got {}",
+            shown(&value)
+        )]),
+        (Err(_), true) => Err(Vec::new()),
+        (Err(e), false) => Err(vec![format!("{step} failed: {e}")]),
     }
-}
-
-fn show(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// Runs one case; returns the differences found (empty when the case passes).
@@ -70,39 +67,34 @@ fn run_case(case: &Value) -> Vec<String> {
         Ok(f) => f,
         Err(e) => return vec![format!("fields do not deserialize: {e}")],
     };
-    let schema = match fields_to_json_schema(&fields) {
-        Ok(s) => s,
-        Err(e) => {
-            if expected.get("json_schema_error").is_none() {
-                diffs.push(format!("fields_to_json_schema failed: {e}"));
-            }
-            return diffs;
-        }
+    let schema = match expect_step(
+        expected,
+        "json_schema_error",
+        "fields_to_json_schema",
+        fields_to_json_schema(&fields),
+        show,
+    ) {
+        Ok(schema) => schema,
+        Err(end) => return end,
     };
-    if expected.get("json_schema_error").is_some() {
-        return vec![format!(
-            "expected fields_to_json_schema to fail, got {}",
-            show(&schema)
-        )];
-    }
     if let Some(want) = case.get("json_schema")
         && !same(&schema, want)
     {
         diffs.push(format!("json_schema {} != {}", show(&schema), show(want)));
     }
-    let compiled = match CompiledSchema::compile(&schema) {
-        Ok(c) => c,
-        Err(e) => {
-            if expected.get("schema_error").is_none() {
-                diffs.push(format!("compile failed: {e}"));
-            }
+    let compiled = match expect_step(
+        expected,
+        "schema_error",
+        "compile",
+        CompiledSchema::compile(&schema),
+        |_| "a compiled schema".to_owned(),
+    ) {
+        Ok(compiled) => compiled,
+        Err(end) => {
+            diffs.extend(end);
             return diffs;
         }
     };
-    if expected.get("schema_error").is_some() {
-        diffs.push("expected the schema to be refused".into());
-        return diffs;
-    }
 
     let mut payload = case["payload"].clone();
     if kind == "action_pipeline" {
@@ -194,24 +186,13 @@ fn run_case(case: &Value) -> Vec<String> {
 
 #[test]
 fn every_schema_case_matches_the_reference() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(schema_dir())
-        .expect("conformance/schema exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), 313, "the schema vectors are all present");
+    let cases = common::conformance::cases("schema", |_| true);
+    assert_eq!(cases.len(), 313, "the schema vectors are all present");
 
     let mut failures = Vec::new();
-    for path in &files {
-        let text = std::fs::read_to_string(path).expect("readable case");
-        let case: Value = serde_json::from_str(&text).expect("valid JSON case");
-        let diffs = run_case(&case);
+    for (name, case) in &cases {
+        let diffs = run_case(case);
         if !diffs.is_empty() {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
             failures.push(format!(
                 "{name} {}\n    {}",
                 case["name"].as_str().unwrap_or_default(),
@@ -224,13 +205,13 @@ fn every_schema_case_matches_the_reference() {
     }
     eprintln!(
         "schema conformance: {}/{} pass",
-        files.len() - failures.len(),
-        files.len()
+        cases.len() - failures.len(),
+        cases.len()
     );
     assert!(
         failures.is_empty(),
         "{} of {} schema cases fail (listed above)",
         failures.len(),
-        files.len()
+        cases.len()
     );
 }

@@ -31,15 +31,15 @@ const KEY: &str = "key-0123456789";
 // The test destination: OAuth 2 plus an API key; `track` (batchable, with a hook), `identify`
 // (every field type, a dynamic field), `rejectAll` (always an IntegrationError).
 
-/// Settings of the harness test destination.
+/// The harness test destination's settings: an API key, its workspace, a data region.
 #[derive(Deserialize, JsonSchema)]
 struct Settings {
-    /// The workspace slug.
-    #[schemars(title = "Workspace")]
-    workspace: String,
     /// The API key.
     #[schemars(title = "API Key", extend("x-field" = {"type": "password"}))]
     api_key: String,
+    /// The workspace slug.
+    #[schemars(title = "Workspace")]
+    workspace: String,
     /// The data region.
     #[schemars(title = "Region", extend("x-field" = {"choices": ["us", "eu"]}))]
     region: Option<String>,
@@ -59,46 +59,45 @@ struct Track {
     properties: Option<serde_json::Map<String, Value>>,
 }
 
+/// What an action of the harness test destination gets.
+type Input<'a, P> = ExecuteInput<'a, Settings, P>;
+type Performed = Result<Option<Value>, Error>;
+
+/// The URL of `path` in the settings' workspace.
+fn workspace_url(settings: &Settings, path: &str) -> String {
+    format!("{API}/v1/{}/{path}", settings.workspace)
+}
+
 struct TrackAction;
 
 #[async_trait]
 impl Action<Settings> for TrackAction {
     type Payload = Track;
 
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("track", "Track", "Sends a track event.")
+    fn supports_batch(&self) -> bool {
+        true
     }
 
-    async fn perform(
-        &self,
-        client: &RequestClient,
-        input: ExecuteInput<'_, Settings, Track>,
-    ) -> Result<Option<Value>, Error> {
+    async fn perform(&self, client: &RequestClient, input: Input<'_, Track>) -> Performed {
         let p = &input.payload;
         let mut body = json!({"event": p.event, "userId": p.user_id});
         if let Some(props) = &p.properties {
             body["properties"] = Value::Object(props.clone());
         }
-        let r = client
-            .post(format!("{API}/v1/{}/track", input.settings.workspace))
-            .json(body)
-            .send()
-            .await?;
+        let url = workspace_url(input.settings, "track");
+        let r = client.post(url).json(body).send().await?;
         Ok(Some(r.result_data()))
     }
 
-    fn supports_batch(&self) -> bool {
-        true
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("track", "Track", "Sends a track event.")
     }
 
-    async fn perform_batch(
-        &self,
-        client: &RequestClient,
-        input: ExecuteInput<'_, Settings, Vec<Track>>,
-    ) -> Result<BatchResponse, Error> {
+    async fn perform_batch(&self, client: &RequestClient, input: Input<'_, Vec<Track>>) -> Batched {
         let events: Vec<Value> = input.payload.iter().map(|p| json!(p.event)).collect();
+        let url = workspace_url(input.settings, "batch");
         let r = client
-            .post(format!("{API}/v1/{}/batch", input.settings.workspace))
+            .post(url)
             .json(json!({"events": events}))
             .send()
             .await?;
@@ -119,17 +118,10 @@ impl Action<Settings> for TrackAction {
         }]
     }
 
-    async fn perform_hook(
-        &self,
-        client: &RequestClient,
-        _hook: &str,
-        input: HookInput<'_, Settings>,
-    ) -> Result<HookResult, Error> {
-        let r = client
-            .post(format!("{API}/v1/{}/lists", input.settings.workspace))
-            .json(json!({"name": input.hook_inputs["name"]}))
-            .send()
-            .await?;
+    async fn perform_hook(&self, client: &RequestClient, _: &str, input: Hook<'_>) -> Hooked {
+        let body = json!({"name": input.hook_inputs["name"]});
+        let url = workspace_url(input.settings, "lists");
+        let r = client.post(url).json(body).send().await?;
         Ok(HookResult {
             success_message: Some("List created".to_string()),
             saved_data: r.data().cloned(),
@@ -137,6 +129,10 @@ impl Action<Settings> for TrackAction {
         })
     }
 }
+
+type Batched = Result<BatchResponse, Error>;
+type Hook<'a> = HookInput<'a, Settings>;
+type Hooked = Result<HookResult, Error>;
 
 struct IdentifyAction;
 
@@ -182,49 +178,31 @@ fn identify_fields() -> Value {
 impl Action<Settings> for IdentifyAction {
     type Payload = Value;
 
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("identify", "Identify", "Creates or updates a user.")
-    }
-
     fn fields(&self) -> Result<Fields, Error> {
         serde_json::from_value(identify_fields()).map_err(|e| Error::plain(e.to_string()))
     }
 
-    async fn perform(
-        &self,
-        client: &RequestClient,
-        input: ExecuteInput<'_, Settings, Value>,
-    ) -> Result<Option<Value>, Error> {
+    async fn perform(&self, client: &RequestClient, input: Input<'_, Value>) -> Performed {
         let email = input.payload["email"].as_str().unwrap_or_default();
         let plan = input.payload["plan"].as_str().unwrap_or_default();
-        let r = client
-            .put(format!(
-                "{API}/v1/{}/users/{email}",
-                input.settings.workspace
-            ))
-            .search_params([("plan", plan)])
-            .json(input.payload.clone())
-            .send()
-            .await?;
+        let url = workspace_url(input.settings, &format!("users/{email}"));
+        let request = client.put(url).search_params([("plan", plan)]);
+        let r = request.json(input.payload.clone()).send().await?;
         Ok(Some(r.result_data()))
+    }
+
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("identify", "Identify", "Creates or updates a user.")
     }
 
     fn dynamic_fields(&self) -> Vec<String> {
         vec!["plan".to_string()]
     }
 
-    async fn dynamic_field(
-        &self,
-        client: &RequestClient,
-        _key: &str,
-        input: DynamicFieldInput<'_, Settings>,
-    ) -> Result<DynamicFieldResponse, Error> {
-        let r = client
-            .get(format!("{API}/v1/{}/plans", input.settings.workspace))
-            .send()
-            .await?;
-        let choices = r
-            .json()?
+    async fn dynamic_field(&self, client: &RequestClient, _: &str, input: Dynamic<'_>) -> Choices {
+        let url = workspace_url(input.settings, "plans");
+        let plans = client.get(url).send().await?.json()?;
+        let choices = plans
             .as_array()
             .into_iter()
             .flatten()
@@ -242,6 +220,12 @@ impl Action<Settings> for IdentifyAction {
     }
 }
 
+type Dynamic<'a> = DynamicFieldInput<'a, Settings>;
+type Choices = Result<DynamicFieldResponse, Error>;
+
+/// `rejectAll`: fails every payload with an IntegrationError.
+struct RejectAction;
+
 /// The payload of `rejectAll`.
 #[derive(Deserialize, JsonSchema)]
 struct Reject {
@@ -250,26 +234,17 @@ struct Reject {
     reason: String,
 }
 
-struct RejectAction;
-
 #[async_trait]
 impl Action<Settings> for RejectAction {
     type Payload = Reject;
 
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("rejectAll", "Reject", "Rejects every payload.")
+    async fn perform(&self, _: &RequestClient, input: Input<'_, Reject>) -> Performed {
+        let message = format!("Unsupported reason {:?}", input.payload.reason);
+        Err(Error::integration(message, "UNSUPPORTED", 400))
     }
 
-    async fn perform(
-        &self,
-        _client: &RequestClient,
-        input: ExecuteInput<'_, Settings, Reject>,
-    ) -> Result<Option<Value>, Error> {
-        Err(Error::integration(
-            format!("Unsupported reason {:?}", input.payload.reason),
-            "UNSUPPORTED",
-            400,
-        ))
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("rejectAll", "Reject", "Rejects every payload.")
     }
 }
 
@@ -279,16 +254,16 @@ struct HarnessTest;
 impl Destination for HarnessTest {
     type Settings = Settings;
 
-    fn definition(&self) -> DestinationDefinition {
-        DestinationDefinition::new("Harness Test", "actions-harness-test", AuthScheme::OAuth2)
-    }
-
     fn actions(&self) -> Vec<Arc<dyn DynAction<Settings>>> {
         vec![
             Arc::new(TrackAction),
             Arc::new(IdentifyAction),
             Arc::new(RejectAction),
         ]
+    }
+
+    fn definition(&self) -> DestinationDefinition {
+        DestinationDefinition::new("Harness Test", "actions-harness-test", AuthScheme::OAuth2)
     }
 
     fn extend_request(&self, ctx: &RequestContext<'_, Settings>) -> RequestOptions {
@@ -305,38 +280,29 @@ impl Destination for HarnessTest {
         o
     }
 
-    async fn test_authentication(
-        &self,
-        client: &RequestClient,
-        ctx: AuthContext<'_, Settings>,
-    ) -> Result<(), Error> {
-        client
-            .get(format!("{API}/v1/{}/me", ctx.settings.workspace))
-            .send()
-            .await?;
+    async fn test_authentication(&self, client: &RequestClient, ctx: Auth<'_>) -> Tested {
+        client.get(workspace_url(ctx.settings, "me")).send().await?;
         Ok(())
     }
 
-    async fn refresh_access_token(
-        &self,
-        client: &RequestClient,
-        ctx: AuthContext<'_, Settings>,
-    ) -> Result<Option<RefreshedTokens>, Error> {
+    /// The refresh-token grant, with the client's id and secret in the form.
+    async fn refresh_access_token(&self, client: &RequestClient, ctx: Auth<'_>) -> Refreshed {
         let secret = |s: &Option<Secret>| s.as_ref().map(|s| s.expose().to_string());
+        let form = [
+            ("grant_type", "refresh_token".to_string()),
+            (
+                "refresh_token",
+                secret(&ctx.auth.refresh_token).unwrap_or_default(),
+            ),
+            ("client_id", ctx.auth.client_id.clone().unwrap_or_default()),
+            (
+                "client_secret",
+                secret(&ctx.auth.client_secret).unwrap_or_default(),
+            ),
+        ];
         let r = client
             .post(format!("{AUTH}/token"))
-            .form([
-                ("grant_type", "refresh_token".to_string()),
-                (
-                    "refresh_token",
-                    secret(&ctx.auth.refresh_token).unwrap_or_default(),
-                ),
-                ("client_id", ctx.auth.client_id.clone().unwrap_or_default()),
-                (
-                    "client_secret",
-                    secret(&ctx.auth.client_secret).unwrap_or_default(),
-                ),
-            ])
+            .form(form)
             .send()
             .await?;
         let token = r.json()?["access_token"]
@@ -346,6 +312,10 @@ impl Destination for HarnessTest {
         Ok(Some(RefreshedTokens::access(token)))
     }
 }
+
+type Auth<'a> = AuthContext<'a, Settings>;
+type Tested = Result<(), Error>;
+type Refreshed = Result<Option<RefreshedTokens>, Error>;
 
 fn settings() -> Value {
     json!({
@@ -562,17 +532,12 @@ async fn dynamic_fields_and_hooks_run_through_the_mock_server() {
 #[tokio::test]
 async fn a_scripted_sequence_answers_in_order() {
     let mut t = harness().await;
-    let mocks = t
-        .mock_sequence(
-            "POST",
-            "/v1/acme/track",
-            &[
-                (429, r#"{"m":"slow down"}"#),
-                (500, "{}"),
-                (200, r#"{"ok":1}"#),
-            ],
-        )
-        .await;
+    let answers = [
+        (429, r#"{"m":"slow down"}"#),
+        (500, "{}"),
+        (200, r#"{"ok":1}"#),
+    ];
+    let mocks = t.mock_sequence("POST", "/v1/acme/track", &answers).await;
     let first = t.test_action("track", track("x")).await.unwrap_err();
     let second = t.test_action("track", track("x")).await.unwrap_err();
     let third = t.test_action("track", track("x")).await.unwrap();
@@ -1077,19 +1042,13 @@ struct Ping {
 
 struct LeakyTrack(LeakVia);
 
+type LeakyInput<'a> = ExecuteInput<'a, LeakySettings, Ping>;
+
 #[async_trait]
 impl Action<LeakySettings> for LeakyTrack {
     type Payload = Ping;
 
-    fn definition(&self) -> ActionDefinition {
-        ActionDefinition::new("track", "Track", "Sends an event.")
-    }
-
-    async fn perform(
-        &self,
-        client: &RequestClient,
-        input: ExecuteInput<'_, LeakySettings, Ping>,
-    ) -> Result<Option<Value>, Error> {
+    async fn perform(&self, client: &RequestClient, input: LeakyInput<'_>) -> Performed {
         let key = &input.settings.api_key;
         match self.0 {
             LeakVia::Log => tracing::info!(api_key = %key, "sending the event"),
@@ -1127,6 +1086,10 @@ impl Action<LeakySettings> for LeakyTrack {
             _ => r.result_data(),
         }))
     }
+
+    fn definition(&self) -> ActionDefinition {
+        ActionDefinition::new("track", "Track", "Sends an event.")
+    }
 }
 
 struct Leaky(LeakVia);
@@ -1135,13 +1098,35 @@ struct Leaky(LeakVia);
 impl Destination for Leaky {
     type Settings = LeakySettings;
 
-    fn definition(&self) -> DestinationDefinition {
-        DestinationDefinition::new("Leaky", "actions-leaky", AuthScheme::Basic)
-    }
-
     fn actions(&self) -> Vec<Arc<dyn DynAction<LeakySettings>>> {
         vec![Arc::new(LeakyTrack(self.0))]
     }
+
+    fn definition(&self) -> DestinationDefinition {
+        DestinationDefinition::new("Leaky", "actions-leaky", AuthScheme::Basic)
+    }
+}
+
+/// The event `x` through `track`'s default mappings.
+fn ping() -> TestOptions {
+    TestOptions::event(json!({"event": "x"})).default_mappings()
+}
+
+/// A leak check of `Leaky(via)` with `settings` (under `responses`, or every response scenario)
+/// that has run `track` on [`ping`].
+async fn leak_check(
+    via: LeakVia,
+    settings: Value,
+    responses: Option<Vec<ResponseScenario>>,
+) -> SecretLeakCheck<Leaky> {
+    let mut check = SecretLeakCheck::new(Leaky(via), &[API], settings)
+        .await
+        .unwrap();
+    if let Some(responses) = responses {
+        check = check.responses(responses).unwrap();
+    }
+    check.check_action("track", ping()).await;
+    check
 }
 
 #[tokio::test]
@@ -1155,15 +1140,7 @@ async fn a_clean_destination_passes_the_leak_check() {
             .settings(json!({"workspace": "acme"})),
     )
     .await;
-    let mut check = SecretLeakCheck::new(Leaky(LeakVia::Nothing), &[API], json!({}))
-        .await
-        .unwrap();
-    check
-        .check_action(
-            "track",
-            TestOptions::event(json!({"event": "x"})).default_mappings(),
-        )
-        .await;
+    let check = leak_check(LeakVia::Nothing, json!({}), None).await;
     check.assert_clean();
     assert_eq!(check.runs().len(), 5, "one run per response scenario");
 }
@@ -1174,15 +1151,13 @@ async fn planted_secrets_cover_passwords_and_oauth() {
         .await
         .unwrap();
     let sources: Vec<&str> = check.secrets().iter().map(|s| s.source.as_str()).collect();
-    assert_eq!(
-        sources,
-        [
-            "settings.api_key",
-            "oauth.access_token",
-            "oauth.refresh_token",
-            "oauth.clientSecret"
-        ]
-    );
+    let passwords = ["settings.api_key"];
+    let oauth = [
+        "oauth.access_token",
+        "oauth.refresh_token",
+        "oauth.clientSecret",
+    ];
+    assert_eq!(sources, [&passwords[..], &oauth[..]].concat());
     let s = check.settings();
     assert_eq!(s["workspace"], "acme");
     assert_eq!(s["api_key"], json!(check.secrets()[0].value));
@@ -1195,55 +1170,19 @@ async fn planted_secrets_cover_passwords_and_oauth() {
 
 #[tokio::test]
 async fn every_kind_of_leak_is_caught() {
+    use LeakVia::*;
+    #[rustfmt::skip]
     let cases = [
-        (LeakVia::Log, "settings.api_key", Surface::Log, "as is"),
-        (
-            LeakVia::BasicAuthLog,
-            "settings.api_key",
-            Surface::Log,
-            "base64",
-        ),
-        (
-            LeakVia::OAuthTokenLog,
-            "oauth.access_token",
-            Surface::Log,
-            "as is",
-        ),
-        (
-            LeakVia::ErrorMessage,
-            "settings.api_key",
-            Surface::ErrorDisplay,
-            "as is",
-        ),
-        (
-            LeakVia::ErrorMessage,
-            "settings.api_key",
-            Surface::ErrorDebug,
-            "as is",
-        ),
-        (
-            LeakVia::QueryParameter,
-            "settings.api_key",
-            Surface::ExchangeDebug,
-            "as is",
-        ),
-        (
-            LeakVia::ResultData,
-            "settings.api_key",
-            Surface::ResultLog,
-            "as is",
-        ),
+        (Log, "settings.api_key", Surface::Log, "as is"),
+        (BasicAuthLog, "settings.api_key", Surface::Log, "base64"),
+        (OAuthTokenLog, "oauth.access_token", Surface::Log, "as is"),
+        (ErrorMessage, "settings.api_key", Surface::ErrorDisplay, "as is"),
+        (ErrorMessage, "settings.api_key", Surface::ErrorDebug, "as is"),
+        (QueryParameter, "settings.api_key", Surface::ExchangeDebug, "as is"),
+        (ResultData, "settings.api_key", Surface::ResultLog, "as is"),
     ];
     for (via, secret, surface, encoding) in cases {
-        let mut check = SecretLeakCheck::new(Leaky(via), &[API], json!({"account": "acme"}))
-            .await
-            .unwrap();
-        check
-            .check_action(
-                "track",
-                TestOptions::event(json!({"event": "x"})).default_mappings(),
-            )
-            .await;
+        let check = leak_check(via, json!({"account": "acme"}), None).await;
         let found = check
             .leaks()
             .iter()
@@ -1275,20 +1214,11 @@ async fn every_kind_of_leak_is_caught() {
 
 #[tokio::test]
 async fn error_paths_are_checked_under_each_response_scenario() {
-    let mut check = SecretLeakCheck::new(Leaky(LeakVia::ErrorMessage), &[API], json!({}))
-        .await
-        .unwrap()
-        .responses(vec![ResponseScenario {
-            status: 200,
-            body: json!({}),
-        }])
-        .unwrap();
-    check
-        .check_action(
-            "track",
-            TestOptions::event(json!({"event": "x"})).default_mappings(),
-        )
-        .await;
+    let ok = ResponseScenario {
+        status: 200,
+        body: json!({}),
+    };
+    let check = leak_check(LeakVia::ErrorMessage, json!({}), Some(vec![ok])).await;
     assert!(
         check.leaks().is_empty(),
         "the leak is on the error path only"
@@ -1308,11 +1238,5 @@ async fn error_paths_are_checked_under_each_response_scenario() {
     expected = "settings.api_key (as is) in the log of `test_action track, responses 200`"
 )]
 async fn assert_no_secret_leak_fails_a_leaky_destination() {
-    assert_no_secret_leak(
-        Leaky(LeakVia::Log),
-        &[API],
-        "track",
-        TestOptions::event(json!({"event": "x"})).default_mappings(),
-    )
-    .await;
+    assert_no_secret_leak(Leaky(LeakVia::Log), &[API], "track", ping()).await;
 }

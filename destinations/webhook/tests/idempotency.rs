@@ -6,9 +6,11 @@ mod common;
 
 use actions_core::prelude::*;
 use actions_core::request::{Capture, Exchange};
-use actions_testkit::ExchangeExt;
-use common::{harness, message_id, sha256_32, test_event};
+use actions_testkit::{ExchangeExt, TestIntegration};
+use common::{harness, harness_at, message_id, sha256_32, test_event};
+use mockito::Mock;
 use sha2::Digest;
+use webhook::Webhook;
 
 /// Settings with one subscription of `send` to `https://example.com/hook`, every field at its
 /// default mapping.
@@ -38,19 +40,47 @@ fn capturing() -> (Capture, EventOptions) {
     (capture, opts)
 }
 
-/// Runs one delivery attempt of `event` and returns its outcome and the requests it made.
-async fn attempt(
-    t: &actions_testkit::TestIntegration<webhook::Webhook>,
-    event: &Value,
+/// What one delivery attempt sends.
+#[derive(Clone, Copy)]
+enum Sending<'a> {
+    /// One event (`deliver_event`).
+    Event(&'a Value),
+    /// A batch (`deliver_batch`).
+    Batch(&'a [Value]),
+}
+
+/// Runs one delivery attempt under `settings` and returns its outcome and the requests it made.
+async fn deliver(
+    t: &TestIntegration<Webhook>,
+    sending: Sending<'_>,
     settings: &Value,
 ) -> (Outcome, Vec<Exchange>) {
     let (capture, opts) = capturing();
-    let outcome = t
-        .runtime()
-        .deliver_event(event, settings, &opts)
-        .await
-        .outcome;
-    (outcome, capture.take())
+    let runtime = t.runtime();
+    let delivery = match sending {
+        Sending::Event(event) => runtime.deliver_event(event, settings, &opts).await,
+        Sending::Batch(events) => runtime.deliver_batch(events, settings, &opts).await,
+    };
+    (delivery.outcome, capture.take())
+}
+
+/// One attempt of `event` under `settings`.
+async fn attempt(
+    t: &TestIntegration<Webhook>,
+    event: &Value,
+    settings: &Value,
+) -> (Outcome, Vec<Exchange>) {
+    deliver(t, Sending::Event(event), settings).await
+}
+
+/// Expects `times` requests to `POST /hook` (with `Idempotency-Key: <key>` when given), each
+/// answered 200.
+async fn hook_accepts(t: &mut TestIntegration<Webhook>, times: usize, key: Option<String>) -> Mock {
+    let mut mock = t.expect_request("POST", "/hook");
+    if let Some(key) = key {
+        mock = mock.match_header("idempotency-key", key);
+    }
+    mock.respond(200).times(times).create().await
 }
 
 fn key_of(exchange: &Exchange) -> String {
@@ -141,13 +171,8 @@ async fn two_500s_then_202_is_one_logical_delivery_with_one_key() {
 #[tokio::test]
 async fn the_same_event_sent_twice_carries_the_same_key() {
     let mut t = harness().await;
+    let mock = hook_accepts(&mut t, 2, None).await;
     let event = test_event(json!({"properties": {"order": "o-3"}}), 3);
-    let mock = t
-        .expect_request("POST", "/hook")
-        .respond(200)
-        .times(2)
-        .create()
-        .await;
     let (first, a) = attempt(&t, &event, &settings()).await;
     let (second, b) = attempt(&t, &event.clone(), &settings()).await;
     mock.assert_async().await;
@@ -165,13 +190,7 @@ async fn the_business_key_comes_from_the_mapping() {
     let mut t = harness().await;
     let mut settings = settings();
     settings["subscription"]["mapping"]["idempotency_key"] = json!({"@path": "$.properties.order"});
-    let mock = t
-        .expect_request("POST", "/hook")
-        .match_header("idempotency-key", sha256_32("o-9"))
-        .respond(200)
-        .times(2)
-        .create()
-        .await;
+    let mock = hook_accepts(&mut t, 2, Some(sha256_32("o-9"))).await;
     for seed in [5, 6] {
         let event = test_event(json!({"properties": {"order": "o-9"}}), seed);
         let (outcome, _) = attempt(&t, &event, &settings).await;
@@ -186,10 +205,7 @@ async fn no_business_key_no_header() {
     let mut t = harness().await;
     let mut settings = settings();
     settings["subscription"]["mapping"]["idempotency_key"] = json!({"@path": "$.properties.none"});
-    t.expect_request("POST", "/hook")
-        .respond(200)
-        .create()
-        .await;
+    hook_accepts(&mut t, 1, None).await;
     let event = test_event(json!({"properties": {}}), 7);
     let (outcome, exchanges) = attempt(&t, &event, &settings).await;
     assert_eq!(outcome, Outcome::Delivered);
@@ -208,17 +224,9 @@ fn expected_batch_key(keys: &[&str]) -> String {
     hex::encode(h.finalize())[..32].to_string()
 }
 
-async fn deliver_batch(
-    t: &actions_testkit::TestIntegration<webhook::Webhook>,
-    events: &[Value],
-) -> (Outcome, Vec<Exchange>) {
-    let (capture, opts) = capturing();
-    let outcome = t
-        .runtime()
-        .deliver_batch(events, &settings(), &opts)
-        .await
-        .outcome;
-    (outcome, capture.take())
+/// One attempt of a batch of `events` under the default settings.
+async fn deliver_batch(t: &TestIntegration<Webhook>, events: &[Value]) -> (Outcome, Vec<Exchange>) {
+    deliver(t, Sending::Batch(events), &settings()).await
 }
 
 /// A batch body is a bare JSON array; its key is derived from its elements' keys in order and
@@ -226,11 +234,7 @@ async fn deliver_batch(
 #[tokio::test]
 async fn a_batch_is_a_bare_array_keyed_by_its_elements() {
     let mut t = harness().await;
-    t.expect_request("POST", "/hook")
-        .respond(200)
-        .times(3)
-        .create()
-        .await;
+    hook_accepts(&mut t, 3, None).await;
     let a = test_event(json!({"properties": {"n": 1}}), 10);
     let b = test_event(json!({"properties": {"n": 2}}), 11);
     let c = test_event(json!({"properties": {"n": 3}}), 12);
@@ -267,27 +271,11 @@ async fn a_batch_is_a_bare_array_keyed_by_its_elements() {
 /// different clocks give the same key to the same event.
 #[tokio::test]
 async fn the_key_does_not_depend_on_the_clock() {
-    use std::sync::Arc;
-
-    use actions_core::context::FixedClock;
     let event = test_event(json!({"properties": {}}), 20);
     let mut keys = Vec::new();
     for now in [0, 1_900_000_000_000] {
-        let config = RuntimeConfig {
-            clock: Arc::new(FixedClock::new(now)),
-            ..RuntimeConfig::default()
-        };
-        let mut t = actions_testkit::TestIntegration::with_config(
-            webhook::Webhook::new(),
-            &common::ORIGINS,
-            config,
-        )
-        .await
-        .unwrap();
-        t.expect_request("POST", "/hook")
-            .respond(200)
-            .create()
-            .await;
+        let mut t = harness_at(now).await;
+        hook_accepts(&mut t, 1, None).await;
         let (_, exchanges) = attempt(&t, &event, &settings()).await;
         keys.push(key_of(&exchanges[0]));
     }

@@ -4,8 +4,11 @@
 mod common;
 
 use actions_core::prelude::*;
-use actions_testkit::{ExchangeExt, TestOptions};
-use common::{harness, hmac_sha1_hex, message_id, sha256_32, stamp, test_event};
+use actions_testkit::{ExchangeExt, TestIntegration, TestOptions};
+use common::{
+    harness, hmac_sha1_hex, message_id, only, sha256_32, signed, stamp, statuses, test_event,
+};
+use webhook::Webhook;
 use webhook::actions::send::{SendPayload, unique_batch_keys};
 
 /// `it('should work with default mapping')`: the whole event is POSTed as JSON.
@@ -21,22 +24,14 @@ async fn should_work_with_default_mapping() {
         .respond(200)
         .create()
         .await;
-    let exchanges = t
-        .test_action(
-            "send",
-            TestOptions::event(json!({}))
-                .stamp(stamp(11))
-                .mapping(json!({"url": "https://example.com"}))
-                .default_mappings(),
-        )
-        .await
-        .unwrap();
+    let options = TestOptions::event(json!({}))
+        .stamp(stamp(11))
+        .mapping(json!({"url": "https://example.com"}));
+    let sent = only(t.test_action("send", options.default_mappings()).await, 200);
     mock.assert_async().await;
-    assert_eq!(exchanges.len(), 1);
-    assert_eq!(exchanges[0].status(), Some(200));
     // No shared secret: no signature.
-    assert_eq!(exchanges[0].request.header("x-signature"), None);
-    assert_eq!(exchanges[0].request.url, "https://example.com/");
+    assert_eq!(sent.request.header("x-signature"), None);
+    assert_eq!(sent.request.url, "https://example.com/");
 }
 
 /// The reference's customized mapping: PUT to `https://example.build` with `Custom-Header`.
@@ -60,45 +55,37 @@ async fn supports_customizations() {
         .respond(200)
         .create()
         .await;
-    let exchanges = t
-        .test_action("send", customized("Custom-Value"))
-        .await
-        .unwrap();
+    let sent = only(t.test_action("send", customized("Custom-Value")).await, 200);
     mock.assert_async().await;
-    assert_eq!(exchanges.len(), 1);
-    assert_eq!(exchanges[0].status(), Some(200));
     // Without the default mappings there is no business key, hence no Idempotency-Key.
-    assert_eq!(exchanges[0].request.header("idempotency-key"), None);
+    assert_eq!(sent.request.header("idempotency-key"), None);
+}
+
+/// The reference's shared secret.
+const SHARED_SECRET: &str = "abc123";
+
+/// Expects one `POST /` whose body is exactly `body`, answered 200 `OK`.
+async fn expect_signed_post(t: &mut TestIntegration<Webhook>, body: &str) -> mockito::Mock {
+    t.expect_request("POST", "/")
+        .match_text(body)
+        .respond_text(200, "OK")
+        .create()
+        .await
 }
 
 /// `it('supports request signing')`: `X-Signature` is the hex HMAC-SHA1 of the body.
 #[tokio::test]
 async fn supports_request_signing() {
     let mut t = harness().await;
-    let shared_secret = "abc123";
-    let mock = t
-        .expect_request("POST", "/")
-        .match_text(r#"{"cool":true}"#)
-        .respond_text(200, "OK")
-        .create()
-        .await;
-    let exchanges = t
-        .test_action(
-            "send",
-            TestOptions::event(json!({"properties": {"cool": true}}))
-                .mapping(json!({"url": "https://example.com", "data": {"@path": "$.properties"}}))
-                .settings(json!({"sharedSecret": shared_secret}))
-                .default_mappings(),
-        )
-        .await
-        .unwrap();
+    let mock = expect_signed_post(&mut t, r#"{"cool":true}"#).await;
+    let event = TestOptions::event(json!({"properties": {"cool": true}}));
+    let options = signed(event, SHARED_SECRET);
+    let sent = only(t.test_action("send", options).await, 200);
     mock.assert_async().await;
-    let request = &exchanges[0].request;
-    let body = request.body.as_deref().unwrap();
+    let body = sent.request.body.as_deref().unwrap();
     // What the reference's receiver checks: the HMAC of JSON.stringify(body).
-    let expected = hmac_sha1_hex(shared_secret, body);
-    assert_eq!(request.header("x-signature"), Some(expected.as_str()));
-    assert_eq!(exchanges[0].status(), Some(200));
+    let expected = hmac_sha1_hex(SHARED_SECRET, body);
+    assert_eq!(sent.request.header("x-signature"), Some(expected.as_str()));
 }
 
 /// `it('supports request signing with batched events')`: the batch body is a bare array of
@@ -107,37 +94,19 @@ async fn supports_request_signing() {
 #[tokio::test]
 async fn supports_request_signing_with_batched_events() {
     let mut t = harness().await;
-    let shared_secret = "abc123";
-    let mock = t
-        .expect_request("POST", "/")
-        .match_text(r#"[{"cool":false},{"cool":true}]"#)
-        .respond_text(200, "OK")
-        .create()
-        .await;
-    let exchanges = t
-        .test_batch_action(
-            "send",
-            TestOptions::events(vec![
-                json!({"properties": {"cool": false}}),
-                json!({"properties": {"cool": true}}),
-            ])
-            .mapping(json!({"url": "https://example.com", "data": {"@path": "$.properties"}}))
-            .settings(json!({"sharedSecret": shared_secret}))
-            .default_mappings(),
-        )
-        .await
-        .unwrap();
+    let mock = expect_signed_post(&mut t, r#"[{"cool":false},{"cool":true}]"#).await;
+    let events = vec![
+        json!({"properties": {"cool": false}}),
+        json!({"properties": {"cool": true}}),
+    ];
+    let options = signed(TestOptions::events(events), SHARED_SECRET);
+    let sent = only(t.test_batch_action("send", options).await, 200);
     mock.assert_async().await;
-    assert_eq!(exchanges.len(), 1);
-    let body = exchanges[0].request_json().unwrap();
+    let body = sent.request_json().unwrap();
     let first = serde_json::to_string(&body[0]).unwrap();
-    let expected = hmac_sha1_hex(shared_secret, &first);
-    assert_eq!(
-        exchanges[0].request.header("x-signature"),
-        Some(expected.as_str())
-    );
-    let statuses: Vec<u16> = t.multistatus().iter().map(|n| n.status()).collect();
-    assert_eq!(statuses, [200, 200]);
+    let expected = hmac_sha1_hex(SHARED_SECRET, &first);
+    assert_eq!(sent.request.header("x-signature"), Some(expected.as_str()));
+    assert_eq!(statuses(&t), [200, 200]);
 }
 
 /// `it('should throw an error when header value is invalid')`: a non-ASCII header value is a
@@ -187,20 +156,14 @@ async fn should_incr_stats_by_unique_url_headers_and_method_count() {
         "method": {"@path": "$.properties.method"},
         "headers": {"sample-header": {"@path": "$.properties.sample-header"}}
     });
-    let exchanges = t
-        .test_batch_action(
-            "send",
-            TestOptions::events(vec![event1, event2])
-                .mapping(mapping)
-                .default_mappings(),
-        )
-        .await
-        .unwrap();
+    let options = TestOptions::events(vec![event1, event2]).mapping(mapping);
+    only(
+        t.test_batch_action("send", options.default_mappings())
+            .await,
+        200,
+    );
     mock.assert_async().await;
-    assert_eq!(exchanges.len(), 1);
-    assert_eq!(exchanges[0].status(), Some(200));
-    let statuses: Vec<u16> = t.multistatus().iter().map(|n| n.status()).collect();
-    assert_eq!(statuses, [200, 200]);
+    assert_eq!(statuses(&t), [200, 200]);
     // The statistic over the payloads the mapping produced.
     let payloads: Vec<SendPayload> = ["POST", "PUT"]
         .iter()

@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
-use actions_core::RuntimeConfig;
 use actions_core::context::FixedClock;
-use actions_testkit::{Stamp, TestIntegration, create_test_event};
+use actions_core::request::Exchange;
+use actions_core::{Error, RuntimeConfig};
+use actions_testkit::{ExchangeExt, Stamp, TestIntegration, TestOptions, create_test_event};
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::Digest;
 use webhook::Webhook;
 
@@ -21,8 +22,13 @@ pub const NOW: i64 = 1_714_900_000_000;
 
 /// The harness, with the clock at [`NOW`].
 pub async fn harness() -> TestIntegration<Webhook> {
+    harness_at(NOW).await
+}
+
+/// The harness, with the clock at `now` (milliseconds since the epoch).
+pub async fn harness_at(now: i64) -> TestIntegration<Webhook> {
     let config = RuntimeConfig {
-        clock: Arc::new(FixedClock::new(NOW)),
+        clock: Arc::new(FixedClock::new(now)),
         ..RuntimeConfig::default()
     };
     TestIntegration::with_config(Webhook::new(), &ORIGINS, config)
@@ -58,4 +64,27 @@ pub fn message_id(event: &Value) -> &str {
     event["messageId"]
         .as_str()
         .expect("the event has a messageId")
+}
+
+/// `options` posting each event's properties as `data` to `https://example.com`, signed with
+/// `secret`, every other field at its default mapping.
+pub fn signed(options: TestOptions, secret: &str) -> TestOptions {
+    options
+        .mapping(json!({"url": "https://example.com", "data": {"@path": "$.properties"}}))
+        .settings(json!({"sharedSecret": secret}))
+        .default_mappings()
+}
+
+/// The one request a call made, asserting that the call succeeded, made exactly one request
+/// and got `status` back.
+pub fn only(sent: Result<Vec<Exchange>, Error>, status: u16) -> Exchange {
+    let mut exchanges = sent.expect("the call succeeds");
+    assert_eq!(exchanges.len(), 1, "one request");
+    assert_eq!(exchanges[0].status(), Some(status));
+    exchanges.remove(0)
+}
+
+/// The statuses of the last batch's multistatus answer, in event order.
+pub fn statuses(t: &TestIntegration<Webhook>) -> Vec<u16> {
+    t.multistatus().iter().map(|n| n.status()).collect()
 }
