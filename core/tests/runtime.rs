@@ -282,6 +282,12 @@ async fn batch(
     rt.on_batch(events, settings, &o).await.unwrap()
 }
 
+/// Assertions on an error.
+type ErrorCheck<'a> = &'a dyn Fn(&Error);
+
+/// Assertions on a dynamic field's answer.
+type ResponseCheck = fn(DynamicFieldResponse);
+
 // ---------------------------------------------------------------------------------------------
 // Events and batches
 
@@ -344,7 +350,7 @@ async fn invalid_settings_and_payloads_are_400_errors_naming_the_field() {
     let one_issue = |err: &Error| assert_eq!(err.issues().len(), 1);
     let bad_path = json!({"user_id": {"@path": 3}});
     #[rustfmt::skip]
-    let cases: [(Value, Value, Option<ErrorClass>, &dyn Fn(&Error)); 3] = [
+    let cases: [(Value, Value, Option<ErrorClass>, ErrorCheck); 3] = [
         (track(json!("u1"), json!(1)), subscribed_with(|s| s["region"] = json!("mars")), Some(ErrorClass::SchemaValidation), &names("Region")),
         (track(Value::Null, json!(1)), subscribed(), None, &names("user_id")),
         (track(json!("u"), json!(1)), subscribed_with(|s| s["subscription"]["mapping"] = bad_path), Some(ErrorClass::MappingValidation), &one_issue),
@@ -475,7 +481,7 @@ async fn dynamic_fields_follow_the_reference_lookup_grammar() {
     let (_mounted, rt) = fixture(BatchMode::Nothing, &[]).await;
     let s = subscribed();
     #[rustfmt::skip]
-    let cases: [(&str, &str, fn(DynamicFieldResponse)); 4] = [
+    let cases: [(&str, &str, ResponseCheck); 4] = [
         ("send", "list", |r| assert_eq!(r.choices[0].label, "list None")),
         ("send", "props.color", |r| assert_eq!(r.choices[0].label, "props.__values__ Some(\"color\")")),
         ("send", "nope", |r| assert_eq!(r.error.unwrap().message, "No dynamic field named nope found.")),
