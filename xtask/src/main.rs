@@ -56,8 +56,31 @@ enum Command {
         #[command(subcommand)]
         cmd: schema_cmd::SchemaCmd,
     },
-    /// Run the criterion benchmarks (`--smoke`: each once, unoptimised, as CI does).
+    /// The benchmark table: named scenarios beside the floor and the reference (`--criterion`:
+    /// the criterion groups; `--smoke`: everything once, unoptimised, as CI does).
     Bench(bench::BenchArgs),
+    /// The benchmark's HTTP server, answering as LinkedIn does (run by `bench`).
+    #[command(hide = true)]
+    BenchServer {
+        /// The loopback port (0: any free one); the address is printed as `listening ADDR`.
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// One benchmark scenario; prints its figures as one JSON line (run by `bench`).
+    #[command(hide = true)]
+    BenchScenario {
+        /// The scenario's name.
+        name: String,
+        /// The bench server's base URL.
+        #[arg(long)]
+        url: String,
+        /// Measuring time in seconds.
+        #[arg(long, default_value_t = 4.0)]
+        seconds: f64,
+        /// One tiny round.
+        #[arg(long)]
+        smoke: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,6 +94,25 @@ fn main() -> ExitCode {
         Command::Serve(args) => ("serve", serve::run(&args, &registry)),
         Command::Execute(args) => ("execute", execute::run(&args, &registry)),
         Command::Bench(args) => ("bench", bench::run(&args)),
+        Command::BenchServer { port } => (
+            "bench-server",
+            bench::server::run(port).map(|()| ExitCode::SUCCESS),
+        ),
+        Command::BenchScenario {
+            name,
+            url,
+            seconds,
+            smoke,
+        } => (
+            "bench-scenario",
+            bench::scenarios::run(&name, &url, bench::scenarios::Budget { seconds, smoke })
+                .and_then(|m| {
+                    let line = serde_json::to_string(&m)
+                        .map_err(|e| util::Failure::new(format!("figures: {e}")))?;
+                    println!("{line}");
+                    Ok(ExitCode::SUCCESS)
+                }),
+        ),
         Command::Mapping { cmd } => return mapping_cmd::run(cmd),
         Command::Subscription { cmd } => return fql_cmd::run(cmd),
         Command::Schema { cmd } => return schema_cmd::run(cmd),

@@ -194,6 +194,51 @@ fn batch_node(response: &BatchResponse, index: usize, sent: Option<&Value>) -> M
 }
 
 impl<D: Destination> DestinationRuntime<D> {
+    /// The payload pipeline `on_event` runs before `perform`, alone: `mapping` evaluated on
+    /// `event`, empty values removed as for a single event, and — when `validate` — the
+    /// action's field schema checked. For hosts that map ahead of delivery, and for measuring
+    /// the mapping cost the runtime pays.
+    ///
+    /// ```
+    /// use actions_core::mapping::Mapping;
+    /// use actions_core::prelude::*;
+    /// # fn demo<D: Destination>(runtime: &DestinationRuntime<D>) -> Result<(), Error> {
+    /// let mapping = Mapping::compile(&json!({"email": {"@path": "$.traits.email"}}))
+    ///     .map_err(actions_core::runtime::mapping_error)?;
+    /// let event = json!({"type": "track", "traits": {"email": "a@example.com"}});
+    /// let payload = runtime.map_payload("someAction", &mapping, &event, true)?;
+    /// # let _ = payload; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// No action `action`; the mapping failed on this event; with `validate`, the payload
+    /// does not match the action's fields (the error names the field and the reason).
+    pub fn map_payload(
+        &self,
+        action: &str,
+        mapping: &Mapping,
+        event: &Value,
+        validate: bool,
+    ) -> Result<Value, Error> {
+        let entry = self.entry(action)?;
+        if validate {
+            return match prepare_payload(entry, mapping, event, PayloadUse::Single)? {
+                Payload::Ready { value, .. } => Ok(value),
+                Payload::Invalid(e) => Err(schema_error(e)),
+            };
+        }
+        let mapped = mapping
+            .evaluate(event)
+            .map_err(mapping_error)?
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        Ok(match &entry.schema {
+            Some(schema) => schema
+                .remove_empty_values(mapped, true)
+                .unwrap_or_else(|| Value::Object(Map::new())),
+            None => mapped,
+        })
+    }
+
     /// One subscription on one event: `not subscribed` when the trigger does not match.
     async fn run_one(
         &self,

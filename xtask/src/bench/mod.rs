@@ -1,9 +1,22 @@
-//! `cargo xtask bench`: the workspace's criterion benchmarks — measured (`cargo bench`), or
-//! each run once unoptimised as a smoke test (`--smoke`, what CI runs).
+//! `cargo xtask bench`: the benchmark table — named scenarios side by side with the floor
+//! (bare HTTP on the same server) and the reference's figures — plus the workspace's criterion
+//! groups for fine-grained work.
 //!
-//! Speed and memory targets live in these benchmarks, never in timed tests. The figures are
-//! thread CPU time where a benchmark says so (`core/benches/support/cpu_time.rs`), so another
-//! process on the machine does not inflate them.
+//! * `cargo xtask bench` builds `xtask` optimised, starts the bench server ([`server`]) in its
+//!   own process, runs each scenario ([`scenarios`]) in a process of its own (so its peak RSS is
+//!   its own) and prints one table; `--only a,b` runs a subset, `--json FILE` writes the
+//!   figures, `--seconds N` sets each scenario's measuring time.
+//! * `cargo xtask bench --criterion [-p PACKAGE] [FILTER]` runs the criterion groups
+//!   (`cargo bench`).
+//! * `cargo xtask bench --smoke` (what CI runs) runs every criterion benchmark once, unoptimised,
+//!   and every scenario once with a tiny workload: it checks that they work, not how fast.
+//!
+//! Speed and memory targets live here, never in timed tests.
+
+pub mod relay_scenarios;
+pub mod scenarios;
+pub mod server;
+mod table;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,16 +28,29 @@ use crate::util::{Failure, workspace_packages, workspace_root};
 /// Arguments of `bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Run each benchmark once, unoptimised, to check that it works (what CI runs), instead
-    /// of measuring it.
+    /// Run each criterion benchmark and each scenario once, unoptimised, to check that they
+    /// work (what CI runs), instead of measuring them.
     #[arg(long)]
     pub smoke: bool,
-    /// Only this package's benchmarks (repeatable; default: every package that has a
-    /// `benches/` folder).
+    /// Run the criterion groups (`cargo bench`) instead of the scenario table.
+    #[arg(long)]
+    pub criterion: bool,
+    /// Only these scenarios (comma-separated names, e.g. `floor-c64,conv-event-c64`).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+    /// Write the table as JSON to this file (`{"scenarios": [{"name", "events_per_s",
+    /// "peak_rss_mb", "p99_ms"?}]}`).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Measuring time of each timed scenario, in seconds.
+    #[arg(long, default_value_t = 4.0, value_name = "SECONDS")]
+    pub seconds: f64,
+    /// With `--criterion`: only this package's benchmarks (repeatable; default: every package
+    /// that has a `benches/` folder).
     #[arg(short = 'p', long = "package", value_name = "PACKAGE")]
     pub packages: Vec<String>,
-    /// Only the benchmarks whose id contains this text (criterion's filter), e.g.
-    /// `mapping/default`.
+    /// With `--criterion`: only the benchmarks whose id contains this text (criterion's
+    /// filter), e.g. `mapping/default`.
     pub filter: Option<String>,
     /// Print the cargo command instead of running it.
     #[arg(long)]
@@ -67,7 +93,19 @@ pub fn cargo_args(smoke: bool, packages: &[String], filter: Option<&str>) -> Vec
 /// Runs `bench`.
 pub fn run(args: &BenchArgs) -> Result<ExitCode, Failure> {
     let root = workspace_root(args.workspace.as_deref())?;
-    let with_benches = bench_packages(&root);
+    if args.criterion {
+        return run_criterion(args, &root);
+    }
+    if args.smoke {
+        // The criterion benchmarks once each, then the scenarios once each.
+        run_criterion(args, &root)?;
+    }
+    table::run(args, &root)
+}
+
+/// Runs the criterion groups (`cargo bench`, or each once with `--smoke`).
+fn run_criterion(args: &BenchArgs, root: &Path) -> Result<ExitCode, Failure> {
+    let with_benches = bench_packages(root);
     if with_benches.is_empty() {
         return Err(Failure::new(format!(
             "no package of the workspace at {} has a benches/ folder",
@@ -93,7 +131,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Failure> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .args(&cargo_args)
-        .current_dir(&root)
+        .current_dir(root)
         .status()
         .map_err(|e| Failure::new(format!("cannot run cargo: {e}")))?;
     if status.success() {
