@@ -318,6 +318,11 @@ impl MultiStatusResponse {
         self.entries.get(index).and_then(Option::as_ref)
     }
 
+    /// Takes the entry at `index` out, leaving its slot empty (no copy of its payload and body).
+    pub fn take(&mut self, index: usize) -> Option<MultiStatusEntry> {
+        self.entries.get_mut(index).and_then(Option::take)
+    }
+
     /// Whether the entry at `index` is a success.
     pub fn is_success_at(&self, index: usize) -> bool {
         matches!(self.get(index), Some(MultiStatusEntry::Success { .. }))

@@ -159,12 +159,12 @@ fn matching_key(raw_mapping: &Value) -> Option<String> {
 }
 
 /// The multistatus node of the event at `index` of a batch the action answered with `response`
-/// (`sent` is the payload that went out).
-fn batch_node(response: &BatchResponse, index: usize, sent: Option<&Value>) -> MultiStatusNode {
-    let sent = sent.cloned();
+/// (`sent` is the payload that went out). A multistatus entry is moved out of the response, not
+/// copied: each is read once.
+fn batch_node(response: &mut BatchResponse, index: usize, sent: Option<Value>) -> MultiStatusNode {
     match response {
-        BatchResponse::MultiStatus(ms) => match ms.get(index) {
-            Some(e) => MultiStatusNode::from_entry(e.clone()),
+        BatchResponse::MultiStatus(ms) => match ms.take(index) {
+            Some(e) => MultiStatusNode::from_entry(e),
             None => MultiStatusNode::Error {
                 status: 500,
                 errortype: codes::PAYLOAD_VALIDATION_FAILED.to_string(),
@@ -398,10 +398,10 @@ impl<D: Destination> DestinationRuntime<D> {
                 sync_mode,
                 matching_key: matching_key(raw_mapping),
             };
-            let response = entry.action.perform_batch_json(&ctx.client, input).await?;
-            for (k, i) in valid_at.into_iter().enumerate() {
+            let mut response = entry.action.perform_batch_json(&ctx.client, input).await?;
+            for (k, (i, sent)) in valid_at.into_iter().zip(valid).enumerate() {
                 if let Some(slot) = nodes.get_mut(i) {
-                    *slot = Some(batch_node(&response, k, valid.get(k)));
+                    *slot = Some(batch_node(&mut response, k, Some(sent)));
                 }
             }
         }

@@ -28,7 +28,20 @@ pub fn process_hashing(value: &str, clean: Option<fn(&str) -> String>) -> String
         }
         None => value,
     };
-    hex::encode(Sha256::digest(input.as_bytes()))
+    lower_hex(&Sha256::digest(input.as_bytes()))
+}
+
+/// Lower-case hex of `bytes`, written in one pass into one allocation (the `hex` crate's
+/// `encode` collects `char` by `char`, which costs as much as the SHA-256 itself here).
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0x0f)]);
+    }
+    // Only ASCII digits were written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -53,5 +66,12 @@ mod tests {
         let hashed = "584C4423C421DF49955759498A71495ABA49B8780EB9387DFF333B6F0982C777";
         assert_eq!(process_hashing(hashed, Some(lower)), hashed);
         assert_eq!(process_hashing("   ", None), "");
+    }
+
+    #[test]
+    fn lower_hex_matches_the_hex_crate() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(lower_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(lower_hex(&[]), "");
     }
 }
