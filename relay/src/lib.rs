@@ -187,11 +187,7 @@ impl RelayBuilder {
             Some(q) => q,
             None => {
                 let c = clock.clone();
-                Arc::new(EmbeddedQueue::open(
-                    &self.config.store.path,
-                    self.config.store.ledger_window,
-                    Arc::new(move || c.now_ms()),
-                )?)
+                open_queue(&self.config, Arc::new(move || c.now_ms())).await?
             }
         };
         let mut instances = Vec::new();
@@ -234,6 +230,33 @@ impl RelayBuilder {
             extra: Mutex::new(Extra::default()),
         })
     }
+}
+
+/// Opens the queue backend the configuration names (`[queue] kind`): the embedded store at
+/// `[store] path`, or the JetStream stream at `[queue] url`.
+///
+/// # Errors
+/// The store cannot be opened, or the NATS server cannot be reached.
+pub async fn open_queue(
+    config: &Config,
+    now_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
+) -> Result<Arc<dyn Queue>, StoreError> {
+    Ok(match config.queue.kind {
+        config::QueueKind::Embedded => Arc::new(EmbeddedQueue::open(
+            &config.store.path,
+            config.store.ledger_window,
+            now_ms,
+        )?),
+        config::QueueKind::Jetstream => Arc::new(
+            queue::JetStreamQueue::connect(
+                &config.queue,
+                config.store.ledger_window,
+                config.retry.max_age,
+                now_ms,
+            )
+            .await?,
+        ),
+    })
 }
 
 async fn build_instance(
