@@ -497,6 +497,32 @@ impl JetStreamQueue {
     }
 }
 
+/// Deletes the stream of `config`, its dead-letter stream and its buckets (the demo and tests
+/// clean up with it).
+///
+/// # Errors
+/// The server cannot be reached.
+pub async fn delete_streams(config: &QueueConfig) -> Result<(), StoreError> {
+    let urls: Vec<&str> = config
+        .url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    let client = async_nats::connect(urls)
+        .await
+        .map_err(|e| io("connect")(e.to_string()))?;
+    let js = jetstream::new(client);
+    let name = &config.stream;
+    for s in [name.clone(), format!("{name}_DLQ")] {
+        let _ = js.delete_stream(&s).await;
+    }
+    for b in ["ledger", "state", "attempts"] {
+        let _ = js.delete_key_value(format!("{name}_{b}")).await;
+    }
+    Ok(())
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
