@@ -138,6 +138,11 @@ pub struct QueueConfig {
     /// (default `"2m"`; the ledger catches repeats of delivered events beyond it).
     #[serde(default = "default_duplicate_window", deserialize_with = "duration")]
     pub duplicate_window: Duration,
+    /// How long a delivered job may go unacknowledged before JetStream gives it to another
+    /// worker (default `"30s"`): how soon the jobs of a worker that died are delivered again.
+    /// A live worker keeps its jobs with in-progress acks every third of it.
+    #[serde(default = "default_ack_wait", deserialize_with = "duration")]
+    pub ack_wait: Duration,
 }
 
 impl Default for QueueConfig {
@@ -148,6 +153,7 @@ impl Default for QueueConfig {
             stream: default_stream(),
             replicas: default_replicas(),
             duplicate_window: default_duplicate_window(),
+            ack_wait: default_ack_wait(),
         }
     }
 }
@@ -171,6 +177,9 @@ fn default_stream() -> String {
 }
 fn default_replicas() -> usize {
     1
+}
+fn default_ack_wait() -> Duration {
+    Duration::from_secs(30)
 }
 fn default_duplicate_window() -> Duration {
     Duration::from_secs(120)
@@ -805,6 +814,13 @@ impl Config {
                     &(0..0),
                     "queue.url".into(),
                     "give at least one NATS server URL (nats://host:4222)".into(),
+                ));
+            }
+            if q.ack_wait < Duration::from_secs(1) {
+                return Err(self.error_at(
+                    &(0..0),
+                    "queue.ack_wait".into(),
+                    "must be at least 1s".into(),
                 ));
             }
             if q.duplicate_window.is_zero() {

@@ -3,7 +3,7 @@
 //! | what | where |
 //! |---|---|
 //! | jobs | stream `<stream>` (work-queue retention, file storage), subject `<stream>.jobs.<instance>`, one JSON message per job, `Nats-Msg-Id` = SHA-256 of (instance, action, messageId) |
-//! | delivery | one durable pull consumer per instance (`<stream>_<instance>`), `ack_wait` 30 s kept alive with in-progress acks while a job is held, `max_deliver` [`MAX_DELIVER`] |
+//! | delivery | one durable pull consumer per instance (`<stream>_<instance>`), `ack_wait` (`[queue] ack_wait`, 30 s) kept alive with in-progress acks while a job is held, `max_deliver` [`MAX_DELIVER`] |
 //! | retries | NAK with the computed delay; the attempt record (counted attempts, last reason) in bucket `<stream>_attempts`, keyed by stream sequence |
 //! | ledger | bucket `<stream>_ledger`, key `<instance>.<sha256 of the ledger key>`, entries expire after `ledger_window` |
 //! | dead letters | stream `<stream>_DLQ` (limits retention), one JSON [`DeadLetter`] per message; published before the job is TERMed |
@@ -37,9 +37,6 @@ use crate::config::QueueConfig;
 /// A job is delivered at most this many times by JetStream (NAKs of pauses and 429s included);
 /// a job that reaches it is dead-lettered instead of NAKed again.
 pub const MAX_DELIVER: i64 = 10_000;
-/// How long a delivered job may stay unacknowledged before JetStream hands it to another
-/// worker; while relay holds it, it sends in-progress acks every third of it.
-pub const ACK_WAIT: Duration = Duration::from_secs(30);
 /// How often a scheduler looks at the stream again when it seems empty (other processes
 /// publish to it).
 pub const POLL: Duration = Duration::from_millis(200);
@@ -99,6 +96,7 @@ pub struct JetStreamQueue {
     state: kv::Store,
     attempts: kv::Store,
     duplicate_window: Duration,
+    ack_wait: Duration,
     consumers: tokio::sync::Mutex<HashMap<String, consumer::PullConsumer>>,
     held: Arc<Mutex<HashMap<JobId, Held>>>,
     /// Pauses of every instance (ms), kept current by a watch on the state bucket.
@@ -252,7 +250,10 @@ impl JetStreamQueue {
         let pauses: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
         let state_changed = Arc::new(Notify::new());
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(keep_alive(Arc::downgrade(&held))));
+        tasks.push(tokio::spawn(keep_alive(
+            Arc::downgrade(&held),
+            config.ack_wait,
+        )));
         let mut watch = state
             .watch_all()
             .await
@@ -283,6 +284,7 @@ impl JetStreamQueue {
             state,
             attempts,
             duplicate_window: config.duplicate_window,
+            ack_wait: config.ack_wait,
             consumers: tokio::sync::Mutex::new(HashMap::new()),
             held,
             pauses,
@@ -314,7 +316,7 @@ impl JetStreamQueue {
                     durable_name: Some(name.clone()),
                     filter_subject: self.subject(instance),
                     ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: ACK_WAIT,
+                    ack_wait: self.ack_wait,
                     max_deliver: MAX_DELIVER,
                     max_ack_pending: 100_000,
                     ..Default::default()
@@ -527,9 +529,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// In-progress acks for every held job, every third of [`ACK_WAIT`].
-async fn keep_alive(held: Weak<Mutex<HashMap<JobId, Held>>>) {
-    let mut tick = tokio::time::interval(ACK_WAIT / 3);
+/// In-progress acks for every held job, every third of `ack_wait`.
+async fn keep_alive(held: Weak<Mutex<HashMap<JobId, Held>>>, ack_wait: Duration) {
+    let mut tick = tokio::time::interval(ack_wait / 3);
     tick.tick().await;
     loop {
         tick.tick().await;
