@@ -799,7 +799,10 @@ impl Config {
                 return Err(self.error_at(
                     &(0..0),
                     "queue.stream".into(),
-                    format!("{:?} is not a stream name (letters, digits, `_` and `-`)", q.stream),
+                    format!(
+                        "{:?} is not a stream name (letters, digits, `_` and `-`)",
+                        q.stream
+                    ),
                 ));
             }
             if q.replicas == 0 || q.replicas > 5 {
@@ -1011,7 +1014,9 @@ impl RawConfig {
                 ledger_window: default_ledger_window(),
             },
             (None, QueueKind::Embedded) => {
-                return Err("missing field `store` (the embedded queue needs `[store] path`)".into());
+                return Err(
+                    "missing field `store` (the embedded queue needs `[store] path`)".into(),
+                );
             }
         };
         Ok(Config {

@@ -266,7 +266,10 @@ pub async fn run_on(conversions: usize, seed: u64, backend: Backend) -> Result<u
     let queue = match &backend {
         Backend::Embedded => String::new(),
         Backend::JetStream(url) => {
-            let stream = format!("RELAY_DEMO_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+            let stream = format!(
+                "RELAY_DEMO_{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            );
             format!("[queue]\nkind = \"jetstream\"\nurl = \"{url}\"\nstream = \"{stream}\"\n")
         }
     };

@@ -175,7 +175,9 @@ fn main() -> ExitCode {
                 let backend = match (queue.as_str(), nats_url) {
                     ("embedded", None) => Ok(relay::demo::Backend::Embedded),
                     ("jetstream", Some(url)) => Ok(relay::demo::Backend::JetStream(url)),
-                    ("jetstream", None) => Err("--queue jetstream needs --nats-url URL".to_string()),
+                    ("jetstream", None) => {
+                        Err("--queue jetstream needs --nats-url URL".to_string())
+                    }
                     ("embedded", Some(_)) => Err("--nats-url goes with --queue jetstream".into()),
                     (other, _) => Err(format!("--queue {other:?}: give embedded or jetstream")),
                 };

@@ -19,7 +19,7 @@ use actions_testkit::linkedin_sim::{
 use common::{Parts, fail, fail_with};
 use relay::config::Config;
 use relay::demo;
-use relay::queue::{Enqueued, JetStreamQueue, LedgerKey, NewJob, Queue, Selection};
+use relay::queue::{Enqueued, JetStreamQueue, LedgerKey, NewJob, Queue};
 
 const BIN: &str = env!("CARGO_BIN_EXE_relay");
 
@@ -155,7 +155,10 @@ async fn jetstream_enqueue_dedups_by_nats_msg_id_and_the_ledger() {
         at_ms: 1,
         attempts: 1,
     };
-    let ja = jobs.iter().find(|j| j.record.key.message_id == "a").unwrap();
+    let ja = jobs
+        .iter()
+        .find(|j| j.record.key.message_id == "a")
+        .unwrap();
     q.complete(vec![relay::queue::Completion {
         id: ja.id,
         entry: entry.clone(),
@@ -250,7 +253,11 @@ async fn jetstream_retries_nak_with_the_computed_delay_and_429_does_not_count() 
     let limited = times("limited");
     assert_eq!(limited.len(), 4, "429s do not use the budget of 2");
     for w in limited.windows(2) {
-        assert!(w[1] - w[0] >= Duration::from_millis(900), "{:?}", w[1] - w[0]);
+        assert!(
+            w[1] - w[0] >= Duration::from_millis(900),
+            "{:?}",
+            w[1] - w[0]
+        );
     }
     assert_eq!(times("broken").len(), 2, "the budget of 2 counted attempts");
     let q = relay.queue();
@@ -409,7 +416,7 @@ async fn jetstream_three_workers_deliver_10000_exactly_once_despite_a_sigkill() 
             .spawn()
             .unwrap()
     };
-    let mut workers = vec![worker(), worker(), worker()];
+    let mut workers = [worker(), worker(), worker()];
     // Publish 10,000 as the ingest does.
     let q = connect(&server.url).await;
     let n = 10_000;
@@ -439,12 +446,20 @@ async fn jetstream_three_workers_deliver_10000_exactly_once_despite_a_sigkill() 
     let delivered = || sim.dedup_counts().conversion_events.len();
     let start = Instant::now();
     while delivered() < n / 5 {
-        assert!(start.elapsed() < Duration::from_secs(90), "stuck at {}", delivered());
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "stuck at {}",
+            delivered()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sim.expire_access_token("sim-access-token");
     while delivered() < n * 2 / 5 {
-        assert!(start.elapsed() < Duration::from_secs(90), "stuck at {}", delivered());
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "stuck at {}",
+            delivered()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // SIGKILL one worker mid-run.
@@ -481,7 +496,7 @@ async fn jetstream_three_workers_deliver_10000_exactly_once_despite_a_sigkill() 
     let state = sim.state();
     let refreshes = state.refresh_requests.len();
     assert!(refreshes >= 1, "the expired token was refreshed");
-    let rate_limited = state
+    let uploads = state
         .requests
         .iter()
         .filter(|r| r.route == RouteKind::ConversionEventsBatchCreate)
@@ -491,11 +506,10 @@ async fn jetstream_three_workers_deliver_10000_exactly_once_despite_a_sigkill() 
     }
     eprintln!(
         "jetstream: 3 workers (one SIGKILLed) delivered {n} events in {:.1}s ({:.0}/s, debug build), \
-         {dups} duplicates, {refreshes} token refreshes, {rate_limited} upload requests",
+         {dups} duplicates, {refreshes} token refreshes, {uploads} upload requests",
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64()
     );
     let dead = q.dead_letters().await.unwrap();
     assert!(dead.is_empty(), "{dead:?}");
-    let _ = Selection::All;
 }

@@ -377,7 +377,11 @@ impl JetStreamQueue {
         let mut seq = 1;
         let filter = format!("{}_DLQ.>", self.name);
         loop {
-            match self.dlq.get_first_raw_message_by_subject(&filter, seq).await {
+            match self
+                .dlq
+                .get_first_raw_message_by_subject(&filter, seq)
+                .await
+            {
                 Ok(m) => {
                     if let Ok(d) = serde_json::from_slice::<DeadLetter>(&m.payload) {
                         out.push((m.sequence, d));
@@ -729,10 +733,7 @@ impl Queue for JetStreamQueue {
                 .put(ledger_key(&h.record.key), Bytes::from(body))
                 .await
                 .map_err(|e| io("write ledger")(e.to_string()))?;
-            h.msg
-                .ack()
-                .await
-                .map_err(|e| io("ack")(e.to_string()))?;
+            h.msg.ack().await.map_err(|e| io("ack")(e.to_string()))?;
             if h.has_attempts || h.record.attempts > 0 {
                 let _ = self.attempts.purge(attempts_key(*id)).await;
             }
@@ -977,13 +978,18 @@ impl Queue for JetStreamQueue {
             );
             let r = match entry {
                 Some(e) => self.state.update(&key, body, e.revision).await.map(|_| ()),
-                None => self.state.create(&key, body).await.map(|_| ()).map_err(|e| {
-                    kv::UpdateError::new(if e.kind() == kv::CreateErrorKind::AlreadyExists {
-                        kv::UpdateErrorKind::WrongLastRevision
-                    } else {
-                        kv::UpdateErrorKind::Other
-                    })
-                }),
+                None => self
+                    .state
+                    .create(&key, body)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        kv::UpdateError::new(if e.kind() == kv::CreateErrorKind::AlreadyExists {
+                            kv::UpdateErrorKind::WrongLastRevision
+                        } else {
+                            kv::UpdateErrorKind::Other
+                        })
+                    }),
             };
             match r {
                 Ok(()) => return Ok(()),
@@ -994,7 +1000,7 @@ impl Queue for JetStreamQueue {
         Err(io("write state")("too many concurrent writers".into()))
     }
 
-    async fn stats(&self, now_ms: i64) -> Result<BTreeMap<String, InstanceStats>, StoreError> {
+    async fn stats(&self, _now_ms: i64) -> Result<BTreeMap<String, InstanceStats>, StoreError> {
         let mut out: BTreeMap<String, InstanceStats> = BTreeMap::new();
         let prefix = format!("{}.jobs.", self.name);
         let mut info = self
@@ -1009,7 +1015,10 @@ impl Queue for JetStreamQueue {
             };
             let s = out.entry(untoken(t)).or_default();
             s.depth += n as u64;
-            if let Ok(m) = self.stream.get_first_raw_message_by_subject(&subject, 1).await
+            if let Ok(m) = self
+                .stream
+                .get_first_raw_message_by_subject(&subject, 1)
+                .await
                 && let Ok(w) = serde_json::from_slice::<Wire>(&m.payload)
             {
                 s.oldest_accepted_ms = Some(
@@ -1031,7 +1040,7 @@ impl Queue for JetStreamQueue {
                 .or_default() += 1;
         }
         let ledger_prefix = format!("$KV.{}_ledger.", self.name);
-        let mut ledger_stream = self
+        let ledger_stream = self
             .js
             .get_stream(format!("KV_{}_ledger", self.name))
             .await
@@ -1048,8 +1057,6 @@ impl Queue for JetStreamQueue {
                 out.entry(untoken(t)).or_default().ledger += n as u64;
             }
         }
-        let _ = &mut ledger_stream;
-        let _ = now_ms;
         Ok(out)
     }
 
