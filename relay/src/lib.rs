@@ -286,7 +286,13 @@ async fn build_instance(
     for o in &d.origins {
         origins.add(&o.origin, &o.target.value);
     }
+    let refresh_coordinator = queue.refresh_coordinator(
+        &d.id.value,
+        &instance::oauth_fingerprint(&d.settings),
+        config.retry.propagation_delay,
+    );
     let runtime_config = RuntimeConfig {
+        refresh_coordinator,
         clock: clock.clone(),
         state: Arc::new(MemoryState::with_clock(clock.clone())),
         origins,

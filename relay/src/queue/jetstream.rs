@@ -33,6 +33,7 @@ use super::{
     LedgerEntry, LedgerKey, NewJob, Queue, ReplayReport, Reschedule, Selection, StoreError,
 };
 use crate::config::QueueConfig;
+use actions_core::oauth::{AuthTokens, RefreshCoordinator, RefreshedTokens, Secret};
 
 /// A job is delivered at most this many times by JetStream (NAKs of pauses and 429s included);
 /// a job that reaches it is dead-lettered instead of NAKed again.
@@ -951,7 +952,25 @@ impl Queue for JetStreamQueue {
             .get(state_key(instance))
             .await
             .map_err(|e| io("read state")(e.to_string()))?;
-        Ok(v.and_then(|b| serde_json::from_slice(&b).ok()))
+        let mut state: Option<InstanceState> = v.and_then(|b| serde_json::from_slice(&b).ok());
+        // The newest tokens any worker refreshed into.
+        if let Ok(Some(b)) = self.state.get(tokens_key(instance)).await
+            && let Ok(t) = serde_json::from_slice::<SharedTokens>(&b)
+        {
+            let s = state.get_or_insert_with(|| InstanceState {
+                config_fingerprint: t.fingerprint.clone(),
+                ..InstanceState::default()
+            });
+            if s.config_fingerprint == t.fingerprint {
+                let mut oauth = serde_json::Map::new();
+                oauth.insert("access_token".into(), t.access_token.into());
+                if let Some(r) = t.refresh_token {
+                    oauth.insert("refresh_token".into(), r.into());
+                }
+                s.oauth = Some(serde_json::Value::Object(oauth));
+            }
+        }
+        Ok(state)
     }
 
     async fn put_instance_state(
@@ -1076,6 +1095,165 @@ impl Queue for JetStreamQueue {
 
     fn poll_interval(&self) -> Option<Duration> {
         Some(POLL)
+    }
+
+    fn refresh_coordinator(
+        &self,
+        instance: &str,
+        fingerprint: &str,
+        cooldown: Duration,
+    ) -> Option<Arc<dyn RefreshCoordinator>> {
+        Some(Arc::new(SharedRefresh {
+            state: self.state.clone(),
+            tokens_key: tokens_key(instance),
+            lease_key: format!("r.{}", token(instance)),
+            fingerprint: fingerprint.to_string(),
+            cooldown,
+            owner: uuid::Uuid::new_v4().to_string(),
+            now_ms: self.now_ms.clone(),
+        }))
+    }
+}
+
+/// The newest tokens of an instance (key `t.<instance>` of the state bucket). Holds secrets.
+#[derive(Serialize, Deserialize)]
+struct SharedTokens {
+    fingerprint: String,
+    access_token: String,
+    refresh_token: Option<String>,
+    refreshed_ms: i64,
+}
+
+/// The refresh lease (key `r.<instance>`): who holds it and until when.
+#[derive(Serialize, Deserialize)]
+struct Lease {
+    owner: String,
+    until_ms: i64,
+}
+
+fn tokens_key(instance: &str) -> String {
+    format!("t.{}", token(instance))
+}
+
+/// How long a refresh lease holds when its holder dies.
+const LEASE: Duration = Duration::from_secs(20);
+
+/// One refresh across every worker: adopt tokens another worker refreshed into; else take the
+/// lease (create, or compare-and-set over an expired one), refresh, publish the tokens, release.
+struct SharedRefresh {
+    state: kv::Store,
+    tokens_key: String,
+    lease_key: String,
+    fingerprint: String,
+    cooldown: Duration,
+    owner: String,
+    now_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl SharedRefresh {
+    /// Tokens to adopt instead of refreshing `stale`: newer than them, or refreshed within the
+    /// cooldown.
+    async fn adoptable(&self, stale: &AuthTokens) -> Option<RefreshedTokens> {
+        let bytes = self.state.get(&self.tokens_key).await.ok()??;
+        let t: SharedTokens = serde_json::from_slice(&bytes).ok()?;
+        if t.fingerprint != self.fingerprint {
+            return None;
+        }
+        let recent = (self.now_ms)().saturating_sub(t.refreshed_ms)
+            < i64::try_from(self.cooldown.as_millis()).unwrap_or(i64::MAX);
+        (stale.access_token() != Some(t.access_token.as_str()) || recent).then(|| RefreshedTokens {
+            access_token: Secret::new(t.access_token),
+            refresh_token: t.refresh_token.map(Secret::new),
+        })
+    }
+
+    /// Takes the lease; `None` when another worker holds it.
+    async fn try_lease(&self) -> Option<u64> {
+        let now = (self.now_ms)();
+        let lease = serde_json::to_vec(&Lease {
+            owner: self.owner.clone(),
+            until_ms: now.saturating_add(i64::try_from(LEASE.as_millis()).unwrap_or(0)),
+        })
+        .ok()?;
+        match self
+            .state
+            .create(&self.lease_key, lease.clone().into())
+            .await
+        {
+            Ok(rev) => Some(rev),
+            Err(_) => {
+                let entry = self.state.entry(&self.lease_key).await.ok()??;
+                let expired = entry.operation != kv::Operation::Put
+                    || serde_json::from_slice::<Lease>(&entry.value)
+                        .map_or(true, |l| l.until_ms < now);
+                if !expired {
+                    return None;
+                }
+                self.state
+                    .update(&self.lease_key, lease.into(), entry.revision)
+                    .await
+                    .ok()
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RefreshCoordinator for SharedRefresh {
+    async fn refresh(
+        &self,
+        stale: &AuthTokens,
+        refresh: futures::future::BoxFuture<'_, Result<RefreshedTokens, actions_core::Error>>,
+    ) -> Result<RefreshedTokens, actions_core::Error> {
+        let give_up = tokio::time::Instant::now() + LEASE;
+        let revision = loop {
+            if let Some(t) = self.adoptable(stale).await {
+                return Ok(t);
+            }
+            if let Some(rev) = self.try_lease().await {
+                break Some(rev);
+            }
+            if tokio::time::Instant::now() >= give_up {
+                // The bucket does not answer or a holder hangs: refresh alone rather than never.
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        // Another worker may have finished between the look and the lease.
+        if revision.is_some()
+            && let Some(t) = self.adoptable(stale).await
+        {
+            let _ = self
+                .state
+                .delete_expect_revision(&self.lease_key, revision)
+                .await;
+            return Ok(t);
+        }
+        let result = refresh.await;
+        if let Ok(t) = &result {
+            let shared = SharedTokens {
+                fingerprint: self.fingerprint.clone(),
+                access_token: t.access_token.expose().to_string(),
+                refresh_token: t
+                    .refresh_token
+                    .as_ref()
+                    .or(stale.refresh_token.as_ref())
+                    .map(|s| s.expose().to_string()),
+                refreshed_ms: (self.now_ms)(),
+            };
+            if let Ok(body) = serde_json::to_vec(&shared) {
+                if let Err(e) = self.state.put(&self.tokens_key, body.into()).await {
+                    tracing::error!(error = %e, "sharing the refreshed tokens failed");
+                }
+            }
+        }
+        if revision.is_some() {
+            let _ = self
+                .state
+                .delete_expect_revision(&self.lease_key, revision)
+                .await;
+        }
+        result
     }
 }
 

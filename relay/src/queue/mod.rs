@@ -16,6 +16,7 @@
 //! | [`instance_state`](Queue::instance_state) (tokens, pauses) | state table | KV bucket |
 //! | [`stats`](Queue::stats), [`depth`](Queue::depth), [`held_jobs`](Queue::held_jobs) | scan / table length | stream + consumer info |
 //! | [`poll_interval`](Queue::poll_interval): new work from elsewhere | `None` (all enqueues are local) | look again every 200 ms |
+//! | [`refresh_coordinator`](Queue::refresh_coordinator): one token refresh across workers | `None` | lease in the state bucket (expiry + compare-and-set on the revision) |
 //!
 //! [`JetStreamQueue`] is the second backend; its module docs list its streams and buckets.
 
@@ -389,6 +390,18 @@ pub trait Queue: Send + Sync + 'static {
     /// arrive without this process being told), `None` when every enqueue goes through this
     /// process (the embedded store wakes the scheduler itself).
     fn poll_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// What coordinates the OAuth token refreshes of `instance` with other processes sharing
+    /// this queue (its configured credentials fingerprinted by `fingerprint`; a refresh within
+    /// `cooldown` of the last one is not repeated): `None` when this process is the only one.
+    fn refresh_coordinator(
+        &self,
+        _instance: &str,
+        _fingerprint: &str,
+        _cooldown: std::time::Duration,
+    ) -> Option<std::sync::Arc<dyn actions_core::oauth::RefreshCoordinator>> {
         None
     }
 }
