@@ -143,6 +143,10 @@ pub struct QueueConfig {
     /// A live worker keeps its jobs with in-progress acks every third of it.
     #[serde(default = "default_ack_wait", deserialize_with = "duration")]
     pub ack_wait: Duration,
+    /// How many workers share the stream (default 1): each applies `1/workers` of every
+    /// destination's `rate_limit` (per second and burst), so together they hold the limit.
+    #[serde(default = "default_workers")]
+    pub workers: u32,
 }
 
 impl Default for QueueConfig {
@@ -154,6 +158,7 @@ impl Default for QueueConfig {
             replicas: default_replicas(),
             duplicate_window: default_duplicate_window(),
             ack_wait: default_ack_wait(),
+            workers: default_workers(),
         }
     }
 }
@@ -176,6 +181,9 @@ fn default_stream() -> String {
     "RELAY".into()
 }
 fn default_replicas() -> usize {
+    1
+}
+fn default_workers() -> u32 {
     1
 }
 fn default_ack_wait() -> Duration {
@@ -819,6 +827,13 @@ impl Config {
                     "give at least one NATS server URL (nats://host:4222)".into(),
                 ));
             }
+            if q.workers == 0 {
+                return Err(self.error_at(
+                    &(0..0),
+                    "queue.workers".into(),
+                    "must be at least 1".into(),
+                ));
+            }
             if q.ack_wait < Duration::from_secs(1) {
                 return Err(self.error_at(
                     &(0..0),
@@ -1194,5 +1209,26 @@ mapping = { onMappingSave = { outputs = { id = "123456" } }, n = [1, 2.5, true] 
     fn toml_syntax_errors_have_a_line() {
         let e = parse("[store]\npath = \n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn queue_table_defaults_and_checks() {
+        let c = parse("[queue]\nkind = \"jetstream\"\nurl = \"nats://a:4222, nats://b:4222\"\n")
+            .unwrap();
+        assert_eq!(c.queue.kind, QueueKind::Jetstream);
+        assert_eq!(c.queue.stream, "RELAY");
+        assert_eq!(c.queue.replicas, 1);
+        assert_eq!(c.queue.duplicate_window, Duration::from_secs(120));
+        assert_eq!(c.queue.ack_wait, Duration::from_secs(30));
+        assert_eq!(c.store.ledger_window, Duration::from_secs(7 * 86400));
+        // The embedded default still needs its store.
+        let e = parse("[queue]\nurl = \"nats://a:4222\"\n").unwrap_err();
+        assert!(e.message.contains("store"), "{e}");
+        let e = parse("[queue]\nkind = \"jetstream\"\nstream = \"a.b\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("queue.stream"), "{e}");
+        let e = parse("[queue]\nkind = \"jetstream\"\nreplicas = 0\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("queue.replicas"), "{e}");
+        let e = parse("[queue]\nkind = \"kafka\"\n").unwrap_err();
+        assert!(e.to_string().contains("kafka"), "{e}");
     }
 }
