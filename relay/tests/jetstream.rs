@@ -515,3 +515,117 @@ async fn jetstream_three_workers_deliver_10000_exactly_once_despite_a_sigkill() 
     let dead = q.dead_letters().await.unwrap();
     assert!(dead.is_empty(), "{dead:?}");
 }
+
+/// A pause one worker writes (a 429, an `X-RateLimit-Reset` wait) stops every worker's pulls for
+/// that instance until it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_a_pause_reaches_every_worker() {
+    let Some(server) = nats() else { return };
+    let (a, b) = (connect(&server.url).await, connect(&server.url).await);
+    a.enqueue(vec![job("dest", "p1")]).await.unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let until = now + 1500;
+    a.put_instance_state(
+        "dest",
+        relay::queue::InstanceState {
+            paused_until_ms: Some(until),
+            pause_reason: Some("X-RateLimit-Remaining is 0".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // Worker b learns it from the bucket it watches.
+    let t = Instant::now();
+    while b
+        .instance_state("dest")
+        .await
+        .unwrap()
+        .and_then(|s| s.paused_until_ms)
+        != Some(until)
+    {
+        assert!(t.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    if now < until {
+        assert!(b.lease("dest", now, 10).await.unwrap().is_empty());
+        let next = b.next_due("dest").await.unwrap().unwrap();
+        assert!(next >= until, "not due before the pause ends");
+    }
+    // A later write of b without a pause does not shorten a's.
+    b.put_instance_state("dest", relay::queue::InstanceState::default())
+        .await
+        .unwrap();
+    let stored = a.instance_state("dest").await.unwrap().unwrap();
+    assert_eq!(stored.paused_until_ms, Some(until));
+    // After it, b gets the job.
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let jobs = b.lease("dest", now, 10).await.unwrap();
+        if let Some(j) = jobs.first() {
+            assert!(now >= until);
+            assert_eq!(j.record.key.message_id, "p1");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "never leased");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two workers that meet the same stale token at once refresh it once: the lease in the state
+/// bucket; the other adopts the new tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_one_token_refresh_across_workers() {
+    use actions_core::oauth::{AuthTokens, RefreshedTokens};
+    let Some(server) = nats() else { return };
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stale = AuthTokens {
+        access_token: Some("old".into()),
+        refresh_token: Some("rt-1".into()),
+        ..AuthTokens::default()
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let q = connect(&server.url).await;
+        let coordinator = q
+            .refresh_coordinator("dest", "fp", Duration::from_secs(5))
+            .unwrap();
+        let (calls, stale) = (calls.clone(), stale.clone());
+        tasks.push(tokio::spawn(async move {
+            let refresh = Box::pin(async {
+                let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok(RefreshedTokens {
+                    access_token: format!("new-{n}").into(),
+                    refresh_token: Some(format!("rt-{}", n + 2).into()),
+                })
+            });
+            let t = coordinator.refresh(&stale, refresh).await.unwrap();
+            drop(q);
+            (
+                t.access_token.expose().to_string(),
+                t.refresh_token.map(|r| r.expose().to_string()),
+            )
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(got.iter().all(|g| g == &got[0]), "{got:?}");
+    assert_eq!(
+        got[0].1.as_deref(),
+        Some("rt-2"),
+        "the rotated refresh token"
+    );
+    // A worker starting later reads the newest tokens with the instance state.
+    let late = connect(&server.url).await;
+    let state = late.instance_state("dest").await.unwrap().unwrap();
+    assert_eq!(
+        state.oauth.unwrap()["refresh_token"],
+        serde_json::json!("rt-2")
+    );
+}
