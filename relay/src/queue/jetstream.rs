@@ -1241,10 +1241,10 @@ impl RefreshCoordinator for SharedRefresh {
                     .map(|s| s.expose().to_string()),
                 refreshed_ms: (self.now_ms)(),
             };
-            if let Ok(body) = serde_json::to_vec(&shared) {
-                if let Err(e) = self.state.put(&self.tokens_key, body.into()).await {
-                    tracing::error!(error = %e, "sharing the refreshed tokens failed");
-                }
+            if let Ok(body) = serde_json::to_vec(&shared)
+                && let Err(e) = self.state.put(&self.tokens_key, body.into()).await
+            {
+                tracing::error!(error = %e, "sharing the refreshed tokens failed");
             }
         }
         if revision.is_some() {
