@@ -700,8 +700,7 @@ impl Queue for JetStreamQueue {
 
     async fn next_due(&self, instance: &str) -> Result<Option<i64>, StoreError> {
         let now = (self.now_ms)();
-        let c = self.consumer(instance).await?;
-        let mut c = c;
+        let mut c = self.consumer(instance).await?;
         let info = c
             .info()
             .await
