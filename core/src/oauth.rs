@@ -195,6 +195,21 @@ impl RefreshedTokens {
     }
 }
 
+/// Coordinates refreshes of the same credentials across processes that share them (several
+/// delivery workers with one rotating refresh token): the refresh request runs at most once,
+/// the others get its tokens. Set on [`RuntimeConfig`](crate::RuntimeConfig); without it each
+/// process refreshes on its own (single-flight within the process).
+#[async_trait::async_trait]
+pub trait RefreshCoordinator: Send + Sync {
+    /// Fresh tokens for `stale`: those another process already refreshed them into, or the
+    /// result of `refresh` (the refresh request), run while holding the shared lease.
+    async fn refresh(
+        &self,
+        stale: &AuthTokens,
+        refresh: futures::future::BoxFuture<'_, Result<RefreshedTokens, Error>>,
+    ) -> Result<RefreshedTokens, Error>;
+}
+
 /// Refresh times are remembered this long once the memory holds many credentials.
 const REFRESH_MEMORY: Duration = Duration::from_secs(3600);
 /// The number of remembered credentials past which old refresh times are forgotten.

@@ -77,8 +77,10 @@ impl fmt::Display for ConfigError {
 /// The whole configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// `[store]`.
+    /// `[store]` (optional with `[queue] kind = "jetstream"`: then only `ledger_window` is read).
     pub store: StoreConfig,
+    /// `[queue]`: which backend holds the queue (default: the embedded store).
+    pub queue: QueueConfig,
     /// `[retry]` (every key optional).
     pub retry: RetryConfig,
     /// `[ingest]`: the HTTP tracking API of `relay serve` (absent: no HTTP ingest).
@@ -109,6 +111,86 @@ pub struct StoreConfig {
     /// How long the idempotency ledger remembers a delivered event (default 7 days).
     #[serde(default = "default_ledger_window", deserialize_with = "duration")]
     pub ledger_window: Duration,
+}
+
+/// `[queue]`: which backend holds the events, the ledger, the dead letters and the instance
+/// state. `kind = "embedded"` (the default) is the redb store at `[store] path`;
+/// `kind = "jetstream"` is a NATS JetStream server shared by many relay workers.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// `"embedded"` (default) or `"jetstream"`.
+    #[serde(default)]
+    pub kind: QueueKind,
+    /// The NATS server(s): `nats://127.0.0.1:4222`, or several comma-separated (default
+    /// `nats://127.0.0.1:4222`).
+    #[serde(default = "default_nats_url")]
+    pub url: String,
+    /// The work stream's name (default `RELAY`); created if missing (work-queue retention, file
+    /// storage). The dead letters live in `<stream>_DLQ`, the key-value buckets are
+    /// `<stream>_ledger`, `<stream>_state` and `<stream>_attempts`.
+    #[serde(default = "default_stream")]
+    pub stream: String,
+    /// Replicas of the stream, the dead-letter stream and the buckets (default 1).
+    #[serde(default = "default_replicas")]
+    pub replicas: usize,
+    /// How long the stream remembers a `Nats-Msg-Id` to drop a re-published duplicate
+    /// (default `"2m"`; the ledger catches repeats of delivered events beyond it).
+    #[serde(default = "default_duplicate_window", deserialize_with = "duration")]
+    pub duplicate_window: Duration,
+    /// How long a delivered job may go unacknowledged before JetStream gives it to another
+    /// worker (default `"30s"`): how soon the jobs of a worker that died are delivered again.
+    /// A live worker keeps its jobs with in-progress acks every third of it.
+    #[serde(default = "default_ack_wait", deserialize_with = "duration")]
+    pub ack_wait: Duration,
+    /// How many workers share the stream (default 1): each applies `1/workers` of every
+    /// destination's `rate_limit` (per second and burst), so together they hold the limit.
+    #[serde(default = "default_workers")]
+    pub workers: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            kind: QueueKind::Embedded,
+            url: default_nats_url(),
+            stream: default_stream(),
+            replicas: default_replicas(),
+            duplicate_window: default_duplicate_window(),
+            ack_wait: default_ack_wait(),
+            workers: default_workers(),
+        }
+    }
+}
+
+/// The queue backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueKind {
+    /// The embedded redb store (one machine).
+    #[default]
+    Embedded,
+    /// NATS JetStream (many workers).
+    Jetstream,
+}
+
+fn default_nats_url() -> String {
+    "nats://127.0.0.1:4222".into()
+}
+fn default_stream() -> String {
+    "RELAY".into()
+}
+fn default_replicas() -> usize {
+    1
+}
+fn default_workers() -> u32 {
+    1
+}
+fn default_ack_wait() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_duplicate_window() -> Duration {
+    Duration::from_secs(120)
 }
 
 /// `[retry]`: the delivery budget and the backoff schedule.
@@ -671,7 +753,7 @@ impl Config {
             let key = (path != "." && !path.is_empty()).then_some(path);
             located(inner.span(), key, inner.message().to_string())
         })?;
-        let mut config = raw.into_config();
+        let mut config = raw.into_config().map_err(|m| located(None, None, m))?;
         config.origin = Some(Source {
             name: source_name.to_string(),
             text: Arc::from(text),
@@ -713,6 +795,59 @@ impl Config {
                     humantime::format_duration(self.retry.max_backoff)
                 ),
             ));
+        }
+        if self.queue.kind == QueueKind::Jetstream {
+            let q = &self.queue;
+            if q.stream.is_empty()
+                || !q
+                    .stream
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(self.error_at(
+                    &(0..0),
+                    "queue.stream".into(),
+                    format!(
+                        "{:?} is not a stream name (letters, digits, `_` and `-`)",
+                        q.stream
+                    ),
+                ));
+            }
+            if q.replicas == 0 || q.replicas > 5 {
+                return Err(self.error_at(
+                    &(0..0),
+                    "queue.replicas".into(),
+                    format!("must be 1 to 5, got {}", q.replicas),
+                ));
+            }
+            if q.url.split(',').all(|u| u.trim().is_empty()) {
+                return Err(self.error_at(
+                    &(0..0),
+                    "queue.url".into(),
+                    "give at least one NATS server URL (nats://host:4222)".into(),
+                ));
+            }
+            if q.workers == 0 {
+                return Err(self.error_at(
+                    &(0..0),
+                    "queue.workers".into(),
+                    "must be at least 1".into(),
+                ));
+            }
+            if q.ack_wait < Duration::from_secs(1) {
+                return Err(self.error_at(
+                    &(0..0),
+                    "queue.ack_wait".into(),
+                    "must be at least 1s".into(),
+                ));
+            }
+            if q.duplicate_window.is_zero() {
+                return Err(self.error_at(
+                    &(0..0),
+                    "queue.duplicate_window".into(),
+                    "must be longer than 0".into(),
+                ));
+            }
         }
         if let Some(ingest) = &self.ingest {
             if ingest.listen.value.parse::<std::net::SocketAddr>().is_err() {
@@ -854,7 +989,10 @@ fn check_loopback(target: &str) -> Result<(), String> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    store: StoreConfig,
+    #[serde(default)]
+    store: Option<StoreConfig>,
+    #[serde(default)]
+    queue: QueueConfig,
     #[serde(default)]
     retry: RetryConfig,
     #[serde(default)]
@@ -883,9 +1021,22 @@ struct RawDestination {
 }
 
 impl RawConfig {
-    fn into_config(self) -> Config {
-        Config {
-            store: self.store,
+    fn into_config(self) -> Result<Config, String> {
+        let store = match (self.store, self.queue.kind) {
+            (Some(s), _) => s,
+            (None, QueueKind::Jetstream) => StoreConfig {
+                path: PathBuf::from("relay-data"),
+                ledger_window: default_ledger_window(),
+            },
+            (None, QueueKind::Embedded) => {
+                return Err(
+                    "missing field `store` (the embedded queue needs `[store] path`)".into(),
+                );
+            }
+        };
+        Ok(Config {
+            store,
+            queue: self.queue,
             retry: self.retry,
             ingest: self.ingest,
             destinations: self
@@ -903,7 +1054,7 @@ impl RawConfig {
                 })
                 .collect(),
             origin: None,
-        }
+        })
     }
 }
 
@@ -1058,5 +1209,26 @@ mapping = { onMappingSave = { outputs = { id = "123456" } }, n = [1, 2.5, true] 
     fn toml_syntax_errors_have_a_line() {
         let e = parse("[store]\npath = \n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn queue_table_defaults_and_checks() {
+        let c = parse("[queue]\nkind = \"jetstream\"\nurl = \"nats://a:4222, nats://b:4222\"\n")
+            .unwrap();
+        assert_eq!(c.queue.kind, QueueKind::Jetstream);
+        assert_eq!(c.queue.stream, "RELAY");
+        assert_eq!(c.queue.replicas, 1);
+        assert_eq!(c.queue.duplicate_window, Duration::from_secs(120));
+        assert_eq!(c.queue.ack_wait, Duration::from_secs(30));
+        assert_eq!(c.store.ledger_window, Duration::from_secs(7 * 86400));
+        // The embedded default still needs its store.
+        let e = parse("[queue]\nurl = \"nats://a:4222\"\n").unwrap_err();
+        assert!(e.message.contains("store"), "{e}");
+        let e = parse("[queue]\nkind = \"jetstream\"\nstream = \"a.b\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("queue.stream"), "{e}");
+        let e = parse("[queue]\nkind = \"jetstream\"\nreplicas = 0\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("queue.replicas"), "{e}");
+        let e = parse("[queue]\nkind = \"kafka\"\n").unwrap_err();
+        assert!(e.to_string().contains("kafka"), "{e}");
     }
 }

@@ -228,11 +228,30 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Runs the demo; returns the exit code (0 only when "exactly once" holds).
+/// Where the demo's queue lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A temporary embedded store.
+    Embedded,
+    /// A NATS JetStream server at this URL (comma-separated URLs for several); the demo uses a
+    /// stream of its own (`RELAY_DEMO_…`) and deletes it, its dead letters and buckets after.
+    JetStream(String),
+}
+
+/// Runs the demo on a temporary embedded store; returns the exit code (0 only when "exactly
+/// once" holds).
 ///
 /// # Errors
 /// The simulator or relay cannot start.
 pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
+    run_on(conversions, seed, Backend::Embedded).await
+}
+
+/// Runs the demo on `backend`; see [`run`].
+///
+/// # Errors
+/// The simulator or relay cannot start (or the NATS server cannot be reached).
+pub async fn run_on(conversions: usize, seed: u64, backend: Backend) -> Result<u8, DemoError> {
     let sim = Arc::new(
         LinkedInSim::start(SimConfig {
             seed,
@@ -244,11 +263,22 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
         .map_err(|e| DemoError::Sim(e.to_string()))?,
     );
     let store = std::env::temp_dir().join(format!("relay-demo-{}", uuid::Uuid::new_v4()));
+    let queue = match &backend {
+        Backend::Embedded => String::new(),
+        Backend::JetStream(url) => {
+            let stream = format!(
+                "RELAY_DEMO_{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            );
+            format!("[queue]\nkind = \"jetstream\"\nurl = \"{url}\"\nstream = \"{stream}\"\n")
+        }
+    };
     let text = format!(
-        "{}\n[ingest]\nlisten = \"127.0.0.1:0\"\nwrite_keys = [\"{DEMO_WRITE_KEY}\"]\n",
+        "{queue}{}\n[ingest]\nlisten = \"127.0.0.1:0\"\nwrite_keys = [\"{DEMO_WRITE_KEY}\"]\n",
         config_text(&sim.base_url(), &store.display().to_string())
     );
     let config = Config::parse_with_env(&text, "demo.toml", &|_| None).map_err(RelayError::from)?;
+    let queue_config = config.queue.clone();
     let relay = Arc::new(
         Relay::builder(config)
             .jitter_seed(seed)
@@ -340,6 +370,12 @@ pub async fn run(conversions: usize, seed: u64) -> Result<u8, DemoError> {
     let _ = stop_ingest.send(());
     let _ = server.await;
     relay.shutdown().await;
+    if let Backend::JetStream(url) = &backend {
+        println!("queue: JetStream at {url}, stream {}", queue_config.stream);
+        if let Err(e) = crate::queue::jetstream::delete_streams(&queue_config).await {
+            tracing::warn!(error = %e, "removing the demo's stream failed");
+        }
+    }
     println!();
     print!("{}", summary.table());
     println!(

@@ -211,7 +211,10 @@ impl Engine {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let wait = wake.map(|at| until(now, at));
+            // A queue other processes publish to is looked at again even when it seemed empty.
+            let wait = wake
+                .map(|at| until(now, at))
+                .or_else(|| self.queue.poll_interval());
             tokio::select! {
                 _ = stop.changed() => {}
                 _ = inst.notify.notified() => {}

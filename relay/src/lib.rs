@@ -187,11 +187,7 @@ impl RelayBuilder {
             Some(q) => q,
             None => {
                 let c = clock.clone();
-                Arc::new(EmbeddedQueue::open(
-                    &self.config.store.path,
-                    self.config.store.ledger_window,
-                    Arc::new(move || c.now_ms()),
-                )?)
+                open_queue(&self.config, Arc::new(move || c.now_ms())).await?
             }
         };
         let mut instances = Vec::new();
@@ -236,6 +232,51 @@ impl RelayBuilder {
     }
 }
 
+/// Opens the queue backend the configuration names (`[queue] kind`): the embedded store at
+/// `[store] path`, or the JetStream stream at `[queue] url`.
+///
+/// # Errors
+/// The store cannot be opened, or the NATS server cannot be reached.
+pub async fn open_queue(
+    config: &Config,
+    now_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
+) -> Result<Arc<dyn Queue>, StoreError> {
+    Ok(match config.queue.kind {
+        config::QueueKind::Embedded => Arc::new(EmbeddedQueue::open(
+            &config.store.path,
+            config.store.ledger_window,
+            now_ms,
+        )?),
+        config::QueueKind::Jetstream => Arc::new(
+            queue::JetStreamQueue::connect(
+                &config.queue,
+                config.store.ledger_window,
+                config.retry.max_age,
+                now_ms,
+            )
+            .await?,
+        ),
+    })
+}
+
+/// This worker's share of a destination's rate limit: with JetStream, `[queue] workers` split it.
+fn worker_share(
+    config: &Config,
+    limit: Option<config::RateLimitConfig>,
+) -> Option<config::RateLimitConfig> {
+    let workers = match config.queue.kind {
+        config::QueueKind::Jetstream => config.queue.workers.max(1),
+        config::QueueKind::Embedded => 1,
+    };
+    limit.map(|l| {
+        let burst = l.burst();
+        config::RateLimitConfig {
+            per_second: l.per_second / f64::from(workers),
+            burst: Some((burst / workers).max(1)),
+        }
+    })
+}
+
 async fn build_instance(
     config: &Config,
     i: usize,
@@ -263,7 +304,13 @@ async fn build_instance(
     for o in &d.origins {
         origins.add(&o.origin, &o.target.value);
     }
+    let refresh_coordinator = queue.refresh_coordinator(
+        &d.id.value,
+        &instance::oauth_fingerprint(&d.settings),
+        config.retry.propagation_delay,
+    );
     let runtime_config = RuntimeConfig {
+        refresh_coordinator,
         clock: clock.clone(),
         state: Arc::new(MemoryState::with_clock(clock.clone())),
         origins,
@@ -409,7 +456,7 @@ async fn build_instance(
         settings,
         options,
         max_in_flight: d.max_in_flight,
-        rate: ratelimit::Rate::new(d.rate_limit.clone()),
+        rate: ratelimit::Rate::new(worker_share(config, d.rate_limit.clone())),
         batch: d.batch.clone(),
         pause: Mutex::new(pause),
         order: Mutex::new(batcher::Order::default()),
@@ -881,5 +928,26 @@ fn dead_input(raw: String, reason: String, now: i64) -> DeadLetter {
         first_attempt_ms: None,
         last_attempt_ms: None,
         dead_ms: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_jetstream_worker_takes_its_share_of_the_rate_limit() {
+        let text = "[queue]\nkind = \"jetstream\"\nworkers = 4\n";
+        let config = Config::parse_with_env(text, "t.toml", &|_| None).unwrap();
+        let limit = config::RateLimitConfig {
+            per_second: 50.0,
+            burst: Some(100),
+        };
+        let share = worker_share(&config, Some(limit.clone())).unwrap();
+        assert_eq!(share.per_second * 4.0, limit.per_second);
+        assert_eq!(share.burst, Some(25));
+        let embedded =
+            Config::parse_with_env("[store]\npath = \"x\"\n", "t.toml", &|_| None).unwrap();
+        assert_eq!(worker_share(&embedded, Some(limit.clone())), Some(limit));
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use relay::config::Config;
-use relay::queue::{EmbeddedQueue, Queue, Selection};
+use relay::config::{Config, QueueKind};
+use relay::queue::{EmbeddedQueue, JetStreamQueue, Queue, Selection};
 use relay::{Relay, RelayError};
 use serde_json::Value;
 
@@ -52,6 +52,20 @@ enum Command {
         #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
         grace: Duration,
     },
+    /// A delivery worker without HTTP ingest: deliver from the queue until SIGTERM / ctrl-c
+    /// (with `[queue] kind = "jetstream"`, run several on one stream; `relay run --input` or
+    /// `relay serve` elsewhere publish to it). Prints this worker's summary when it stops.
+    Work {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// How long in-flight attempts may finish after SIGTERM / ctrl-c.
+        #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+        grace: Duration,
+        /// Most events in one attempt of a batch-capable action.
+        #[arg(long)]
+        batch_size: Option<usize>,
+    },
     /// Queue depth, due and scheduled counts, oldest event age, dead letters by reason and
     /// pauses, per destination.
     Status {
@@ -77,6 +91,12 @@ enum Command {
         /// Seed of the simulator's faults and of the jitter.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// The queue backend: `embedded` (a temporary store) or `jetstream` (needs --nats-url).
+        #[arg(long, default_value = "embedded")]
+        queue: String,
+        /// The NATS server(s) of `--queue jetstream` (comma-separated).
+        #[arg(long)]
+        nats_url: Option<String>,
     },
 }
 
@@ -135,15 +155,39 @@ fn main() -> ExitCode {
                 batch_size,
             } => run(&config, input.as_deref(), grace, batch_size).await,
             Command::Serve { config, grace } => serve(&config, grace).await,
+            Command::Work {
+                config,
+                grace,
+                batch_size,
+            } => work(&config, grace, batch_size).await,
             Command::Status { config } => status(&config).await,
             Command::Dlq { config, command } => match config {
                 Some(config) => dlq(&config, command).await,
                 None => Err("--config FILE is required".to_string()),
             },
             #[cfg(feature = "demo")]
-            Command::Demo { events, seed } => relay::demo::run(events, seed)
-                .await
-                .map_err(|e| e.to_string()),
+            Command::Demo {
+                events,
+                seed,
+                queue,
+                nats_url,
+            } => {
+                let backend = match (queue.as_str(), nats_url) {
+                    ("embedded", None) => Ok(relay::demo::Backend::Embedded),
+                    ("jetstream", Some(url)) => Ok(relay::demo::Backend::JetStream(url)),
+                    ("jetstream", None) => {
+                        Err("--queue jetstream needs --nats-url URL".to_string())
+                    }
+                    ("embedded", Some(_)) => Err("--nats-url goes with --queue jetstream".into()),
+                    (other, _) => Err(format!("--queue {other:?}: give embedded or jetstream")),
+                };
+                match backend {
+                    Ok(b) => relay::demo::run_on(events, seed, b)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                }
+            }
         }
     });
     match code {
@@ -254,6 +298,22 @@ async fn serve(config: &Path, grace: Duration) -> Result<u8, String> {
     Ok(0)
 }
 
+async fn work(config: &Path, grace: Duration, batch_size: Option<usize>) -> Result<u8, String> {
+    let config = load(config)?;
+    let mut builder = Relay::builder(config).shutdown_grace(grace);
+    if let Some(n) = batch_size {
+        builder = builder.batch_size(n);
+    }
+    let relay = builder.build().await.map_err(err)?;
+    eprintln!("relay: worker delivering until SIGTERM / ctrl-c");
+    wait_for_signal().await;
+    eprintln!("relay: stopping (in-flight attempts may finish)…");
+    relay.shutdown().await;
+    let summary = relay.summary().await.map_err(err)?;
+    print!("{}", summary.table());
+    Ok(0)
+}
+
 async fn accept_input(relay: &Relay, input: &str) -> Result<(), String> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Result<Value, (String, String)>>>(4);
     let path = input.to_string();
@@ -317,19 +377,61 @@ fn age(now: i64, at: i64) -> String {
     humantime::format_duration(Duration::from_secs(secs)).to_string()
 }
 
-fn open_for_reading(config: &Config) -> Result<Option<EmbeddedQueue>, String> {
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The queue for reading: the embedded store read-only (`None` when there is none yet), or the
+/// JetStream stream.
+async fn open_for_reading(config: &Config) -> Result<Option<Arc<dyn Queue>>, String> {
+    if config.queue.kind == QueueKind::Jetstream {
+        return open_writable(config).await.map(Some);
+    }
     let dir = &config.store.path;
     if !dir.join(relay::queue::embedded_file_name()).exists() {
         return Ok(None);
     }
     EmbeddedQueue::open_read_only(dir)
-        .map(Some)
+        .map(|q| Some(Arc::new(q) as Arc<dyn Queue>))
         .map_err(|e| e.to_string())
+}
+
+async fn open_writable(config: &Config) -> Result<Arc<dyn Queue>, String> {
+    relay::open_queue(config, Arc::new(now))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `relay status` of a JetStream queue: the streams and every consumer.
+async fn jetstream_status(config: &Config) -> Result<(), String> {
+    let q = JetStreamQueue::connect(
+        &config.queue,
+        config.store.ledger_window,
+        config.retry.max_age,
+        Arc::new(now),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let (jobs, dead) = q.stream_figures().await.map_err(|e| e.to_string())?;
+    println!(
+        "JetStream {} stream {}: {jobs} jobs; {}_DLQ: {dead} dead letters",
+        config.queue.url, config.queue.stream, config.queue.stream
+    );
+    for f in q.consumer_figures().await.map_err(|e| e.to_string())? {
+        println!(
+            "  consumer {} ({}): pending {}  ack-pending {}  redelivered {}  waiting pulls {}",
+            f.consumer, f.instance, f.pending, f.ack_pending, f.redelivered, f.waiting
+        );
+    }
+    Ok(())
 }
 
 async fn status(config: &Path) -> Result<u8, String> {
     let config = load(config)?;
-    let Some(queue) = open_for_reading(&config)? else {
+    if config.queue.kind == QueueKind::Jetstream {
+        jetstream_status(&config).await?;
+    }
+    let Some(queue) = open_for_reading(&config).await? else {
         println!(
             "no store at {} yet: nothing accepted",
             config.store.path.display()
@@ -399,17 +501,10 @@ fn selection(ids: Vec<String>, all: bool) -> Result<Selection, String> {
 
 async fn dlq(config: &Path, command: DlqCommand) -> Result<u8, String> {
     let config = load(config)?;
-    let writable = || {
-        EmbeddedQueue::open(
-            &config.store.path,
-            config.store.ledger_window,
-            Arc::new(|| chrono::Utc::now().timestamp_millis()),
-        )
-        .map_err(|e| e.to_string())
-    };
+
     match command {
         DlqCommand::List => {
-            let Some(q) = open_for_reading(&config)? else {
+            let Some(q) = open_for_reading(&config).await? else {
                 return Ok(0);
             };
             for d in q.dead_letters().await.map_err(|e| e.to_string())? {
@@ -422,7 +517,9 @@ async fn dlq(config: &Path, command: DlqCommand) -> Result<u8, String> {
             }
         }
         DlqCommand::Show { id } => {
-            let q = open_for_reading(&config)?.ok_or("there is no store yet")?;
+            let q = open_for_reading(&config)
+                .await?
+                .ok_or("there is no store yet")?;
             let d = q
                 .dead_letter(&id)
                 .await
@@ -453,9 +550,8 @@ async fn dlq(config: &Path, command: DlqCommand) -> Result<u8, String> {
         }
         DlqCommand::Replay { ids, all } => {
             let which = selection(ids, all)?;
-            let q = writable()?;
-            let now = chrono::Utc::now().timestamp_millis();
-            let r = q.replay(which, now).await.map_err(|e| e.to_string())?;
+            let q = open_writable(&config).await?;
+            let r = q.replay(which, now()).await.map_err(|e| e.to_string())?;
             for (id, job) in &r.requeued {
                 println!("{id}: queued again as job {job}");
             }
@@ -474,7 +570,7 @@ async fn dlq(config: &Path, command: DlqCommand) -> Result<u8, String> {
         }
         DlqCommand::Purge { ids, all } => {
             let which = selection(ids, all)?;
-            let q = writable()?;
+            let q = open_writable(&config).await?;
             let n = q.purge(which).await.map_err(|e| e.to_string())?;
             println!("{n} dead letters deleted");
         }

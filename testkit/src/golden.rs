@@ -189,6 +189,7 @@ pub async fn run_case_with(
         origins: redirects,
         http: None,
         propagation_refresh_cooldown: std::time::Duration::ZERO,
+        refresh_coordinator: None,
     };
     let refreshes: Arc<Mutex<Vec<Value>>> = Arc::new(Mutex::new(Vec::new()));
     let seen = refreshes.clone();

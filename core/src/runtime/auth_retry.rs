@@ -130,7 +130,13 @@ impl<D: Destination> DestinationRuntime<D> {
     ) -> Result<RefreshedTokens, Error> {
         let (result, performed) = self
             .refresher
-            .refresh(stale, || self.refresh_once(settings, stale, services, opts))
+            .refresh(stale, || async {
+                let once = self.refresh_once(settings, stale, services, opts);
+                match &self.config.refresh_coordinator {
+                    Some(c) => c.refresh(stale, Box::pin(once)).await,
+                    None => once.await,
+                }
+            })
             .await;
         let tokens = result?;
         if performed && let Some(cb) = &opts.on_token_refresh {

@@ -68,6 +68,9 @@ pub struct RuntimeConfig {
     /// refreshing on every such answer under concurrency keeps resetting the wait. Zero (the
     /// default) refreshes on every such answer, as the reference does.
     pub propagation_refresh_cooldown: Duration,
+    /// Coordinates token refreshes with other processes sharing the credentials (`None`: this
+    /// process refreshes on its own).
+    pub refresh_coordinator: Option<Arc<dyn crate::oauth::RefreshCoordinator>>,
 }
 
 impl Default for RuntimeConfig {
@@ -80,6 +83,7 @@ impl Default for RuntimeConfig {
             origins: OriginOverrides::default(),
             http: None,
             propagation_refresh_cooldown: Duration::ZERO,
+            refresh_coordinator: None,
         }
     }
 }
@@ -92,6 +96,7 @@ impl fmt::Debug for RuntimeConfig {
                 "propagation_refresh_cooldown",
                 &self.propagation_refresh_cooldown,
             )
+            .field("refresh_coordinator", &self.refresh_coordinator.is_some())
             .finish_non_exhaustive()
     }
 }

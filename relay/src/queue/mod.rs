@@ -15,8 +15,13 @@
 //! | dead letters: list / show / replay / purge | dead-letter table | DLQ stream |
 //! | [`instance_state`](Queue::instance_state) (tokens, pauses) | state table | KV bucket |
 //! | [`stats`](Queue::stats), [`depth`](Queue::depth), [`held_jobs`](Queue::held_jobs) | scan / table length | stream + consumer info |
+//! | [`poll_interval`](Queue::poll_interval): new work from elsewhere | `None` (all enqueues are local) | look again every 200 ms |
+//! | [`refresh_coordinator`](Queue::refresh_coordinator): one token refresh across workers | `None` | lease in the state bucket (expiry + compare-and-set on the revision) |
+//!
+//! [`JetStreamQueue`] is the second backend; its module docs list its streams and buckets.
 
 mod embedded;
+pub mod jetstream;
 
 use std::collections::BTreeMap;
 
@@ -25,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use embedded::EmbeddedQueue;
+pub use jetstream::JetStreamQueue;
 
 /// The file name of the embedded store inside the store directory.
 pub fn embedded_file_name() -> &'static str {
@@ -378,4 +384,24 @@ pub trait Queue: Send + Sync + 'static {
     /// Jobs held, over every instance (due, scheduled or in flight): what the ingest's
     /// back-pressure compares with `max_queue_depth`. Cheap: called on every ingest request.
     async fn depth(&self) -> Result<u64, StoreError>;
+
+    /// How often a scheduler looks for work again although the queue seemed empty: `Some` for a
+    /// queue other processes publish to (JetStream: new events and pauses from other workers
+    /// arrive without this process being told), `None` when every enqueue goes through this
+    /// process (the embedded store wakes the scheduler itself).
+    fn poll_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// What coordinates the OAuth token refreshes of `instance` with other processes sharing
+    /// this queue (its configured credentials fingerprinted by `fingerprint`; a refresh within
+    /// `cooldown` of the last one is not repeated): `None` when this process is the only one.
+    fn refresh_coordinator(
+        &self,
+        _instance: &str,
+        _fingerprint: &str,
+        _cooldown: std::time::Duration,
+    ) -> Option<std::sync::Arc<dyn actions_core::oauth::RefreshCoordinator>> {
+        None
+    }
 }
