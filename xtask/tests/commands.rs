@@ -128,11 +128,15 @@ fn validate_rejects_an_unknown_destination_and_unknown_flags() {
 #[test]
 fn bench_runs_the_workspace_benchmarks_through_cargo() {
     // What it would run, for every package with benchmarks and for one with a filter.
-    let out = xtask().args(["bench", "--dry-run"]).assert().success();
+    let out = xtask()
+        .args(["bench", "--criterion", "--dry-run"])
+        .assert()
+        .success();
     assert_eq!(
         String::from_utf8_lossy(&out.get_output().stdout),
         "cargo bench -p actions-core -p linkedin-audiences -p linkedin-conversions -p webhook\n"
     );
+    // The smoke form: the criterion benchmarks once, then every scenario once, unoptimised.
     let out = xtask()
         .args([
             "bench",
@@ -144,10 +148,42 @@ fn bench_runs_the_workspace_benchmarks_through_cargo() {
         ])
         .assert()
         .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "cargo test --bench * -p actions-core -- subscriptions/print"
+    );
+    assert_eq!(lines.len(), 1 + 9, "{text}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.starts_with("xtask bench-scenario ") && l.ends_with(" --smoke")),
+        "{text}"
+    );
+}
+
+#[test]
+fn bench_table_runs_the_named_scenarios_optimised() {
+    let out = xtask()
+        .args([
+            "bench",
+            "--dry-run",
+            "--only",
+            "floor-c64,relay-batch",
+            "--seconds",
+            "2",
+        ])
+        .assert()
+        .success();
     assert_eq!(
         String::from_utf8_lossy(&out.get_output().stdout),
-        "cargo test --bench * -p actions-core -- subscriptions/print\n"
+        "cargo build --release -p xtask\n\
+         target/release/xtask bench-scenario floor-c64 --url URL --seconds 2\n\
+         target/release/xtask bench-scenario relay-batch --url URL --seconds 2\n"
     );
+    let line = user_error(xtask().args(["bench", "--dry-run", "--only", "conv"]));
+    assert!(line.contains("--only: no scenario \"conv\""), "{line}");
 }
 
 #[test]

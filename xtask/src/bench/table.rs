@@ -211,12 +211,18 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<ExitCode, Failure> {
     }
     let names = selected(&args.only)?;
     if args.dry_run {
-        println!("cargo build --release -p xtask");
-        for n in &names {
-            println!(
-                "target/release/xtask bench-scenario {n} --url URL --seconds {}",
-                args.seconds
-            );
+        if args.smoke {
+            for n in &names {
+                println!("xtask bench-scenario {n} --url URL --smoke");
+            }
+        } else {
+            println!("cargo build --release -p xtask");
+            for n in &names {
+                println!(
+                    "target/release/xtask bench-scenario {n} --url URL --seconds {}",
+                    args.seconds
+                );
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
