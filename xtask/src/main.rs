@@ -11,6 +11,7 @@ use destination_registry::Registry;
 mod bench;
 mod execute;
 mod fql_cmd;
+mod fuzz;
 mod manifest;
 mod mapping_cmd;
 mod scaffold;
@@ -58,6 +59,8 @@ enum Command {
     },
     /// Run the criterion benchmarks (`--smoke`: each once, unoptimised, as CI does).
     Bench(bench::BenchArgs),
+    /// Build the fuzz targets of `fuzz/` (libFuzzer, stable rustc) and run each for a while.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => ("serve", serve::run(&args, &registry)),
         Command::Execute(args) => ("execute", execute::run(&args, &registry)),
         Command::Bench(args) => ("bench", bench::run(&args)),
+        Command::Fuzz(args) => ("fuzz", fuzz::run(&args)),
         Command::Mapping { cmd } => return mapping_cmd::run(cmd),
         Command::Subscription { cmd } => return fql_cmd::run(cmd),
         Command::Schema { cmd } => return schema_cmd::run(cmd),
