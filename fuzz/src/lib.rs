@@ -239,8 +239,24 @@ pub fn event(data: &[u8]) {
     }
 }
 
-fn settings_of<D: Destination>(destination: D, settings: &Value) {
-    if let Ok(runtime) = DestinationRuntime::new(destination) {
+/// The built-in destinations' runtimes, built once (building one compiles its schemas).
+struct Runtimes {
+    webhook: Option<DestinationRuntime<webhook::Webhook>>,
+    conversions: Option<DestinationRuntime<linkedin_conversions::LinkedInConversions>>,
+    audiences: Option<DestinationRuntime<linkedin_audiences::LinkedInAudiences>>,
+}
+
+fn runtimes() -> &'static Runtimes {
+    static RUNTIMES: OnceLock<Runtimes> = OnceLock::new();
+    RUNTIMES.get_or_init(|| Runtimes {
+        webhook: DestinationRuntime::new(webhook::Webhook).ok(),
+        conversions: DestinationRuntime::new(linkedin_conversions::LinkedInConversions).ok(),
+        audiences: DestinationRuntime::new(linkedin_audiences::LinkedInAudiences).ok(),
+    })
+}
+
+fn settings_of<D: Destination>(runtime: Option<&DestinationRuntime<D>>, settings: &Value) {
+    if let Some(runtime) = runtime {
         let _ = runtime.validate_settings(settings);
     }
 }
@@ -263,9 +279,10 @@ pub fn settings(data: &[u8]) {
             assert!(!shown.contains(secret.expose()), "a token in Debug output");
         }
     }
-    settings_of(webhook::Webhook, &settings);
-    settings_of(linkedin_conversions::LinkedInConversions, &settings);
-    settings_of(linkedin_audiences::LinkedInAudiences, &settings);
+    let r = runtimes();
+    settings_of(r.webhook.as_ref(), &settings);
+    settings_of(r.conversions.as_ref(), &settings);
+    settings_of(r.audiences.as_ref(), &settings);
 }
 
 /// `Retry-After` and `X-RateLimit-*` parsing. Lines: `Retry-After`, `X-RateLimit-Reset`,

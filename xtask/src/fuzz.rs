@@ -183,7 +183,7 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode, Failure> {
     let manifest = root.join("fuzz").join("Cargo.toml");
     let mut build = Command::new(&cargo);
     build
-        .args(["build", "--release", "--bins", "--locked", "--manifest-path"])
+        .args(["build", "--release", "--bins", "--manifest-path"])
         .arg(&manifest)
         .args(["--target", &host, "--target-dir"])
         .arg(&target_dir)
