@@ -189,9 +189,17 @@ fn nan_and_huge_numbers_do_not_break_mapping_or_validation() {
         "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 10}}
     }))
     .unwrap();
-    for n in [json!(1e308), json!(-1e308), json!(u64::MAX), json!(i64::MIN)] {
+    for n in [
+        json!(1e308),
+        json!(-1e308),
+        json!(u64::MAX),
+        json!(i64::MIN),
+    ] {
         let mut p = json!({"n": n});
-        assert!(schema.validate(&mut p, &[]).is_err(), "{n} is not in 0..=10");
+        assert!(
+            schema.validate(&mut p, &[]).is_err(),
+            "{n} is not in 0..=10"
+        );
     }
 }
 
@@ -199,7 +207,15 @@ fn nan_and_huge_numbers_do_not_break_mapping_or_validation() {
 fn pathological_regexes_in_schemas_are_errors_or_bounded_matches() {
     // ECMAScript patterns are translated to the regex crate, which matches in linear time
     // (no backtracking), so "catastrophic" patterns are just patterns.
-    for pattern in ["(a+)+$", "(a|aa)*b", "^(\\w+\\s?)*$", "(", "[", "\\", "(?<n>a)\\k<n>"] {
+    for pattern in [
+        "(a+)+$",
+        "(a|aa)*b",
+        "^(\\w+\\s?)*$",
+        "(",
+        "[",
+        "\\",
+        "(?<n>a)\\k<n>",
+    ] {
         let schema = json!({"type": "object",
             "properties": {"s": {"type": "string", "pattern": pattern}}});
         if let Ok(s) = CompiledSchema::compile(&schema) {
@@ -209,7 +225,8 @@ fn pathological_regexes_in_schemas_are_errors_or_bounded_matches() {
     }
     // A regex nested past the translator's limit is refused, not recursed into.
     let deep = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
-    let schema = json!({"type": "object", "properties": {"s": {"type": "string", "pattern": deep}}});
+    let schema =
+        json!({"type": "object", "properties": {"s": {"type": "string", "pattern": deep}}});
     if let Ok(s) = CompiledSchema::compile(&schema) {
         let mut p = json!({"s": "a"});
         let _ = s.validate(&mut p, &[]);
@@ -219,7 +236,10 @@ fn pathological_regexes_in_schemas_are_errors_or_bounded_matches() {
 #[test]
 fn hostile_fql_is_a_parse_error() {
     // Unbalanced groups and unterminated strings are parse errors.
-    for fql in ["(".repeat(10_000), format!("type = \"{}", "a".repeat(1 << 20))] {
+    for fql in [
+        "(".repeat(10_000),
+        format!("type = \"{}", "a".repeat(1 << 20)),
+    ] {
         assert!(Subscription::parse(&fql).is_err(), "{:.40}", fql);
     }
     // The lenient parser (the reference's) accepts some odd text; matching it still returns.

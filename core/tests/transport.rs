@@ -20,7 +20,9 @@ async fn local_server() -> String {
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf).await;
                 let _ = s
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
                     .await;
             });
         }
@@ -43,9 +45,16 @@ fn assert_insecure(e: &Error) {
 async fn plain_http_to_a_partner_is_refused_before_connecting() {
     let c = client(OriginOverrides::new());
     // `.invalid` never resolves: had a connection been tried, this would be a different error.
-    let e = c.get("http://api.example.invalid/v1?token=abc").send().await.unwrap_err();
+    let e = c
+        .get("http://api.example.invalid/v1?token=abc")
+        .send()
+        .await
+        .unwrap_err();
     assert_insecure(&e);
-    assert!(!e.message().contains("token=abc"), "the query is not shown: {e:?}");
+    assert!(
+        !e.message().contains("token=abc"),
+        "the query is not shown: {e:?}"
+    );
 }
 
 #[tokio::test]
@@ -67,11 +76,21 @@ async fn plain_http_to_loopback_needs_the_origin_override() {
 
 #[tokio::test]
 async fn an_override_to_a_non_loopback_http_address_is_refused() {
-    let c = client(OriginOverrides::new().with("https://api.partner.example", "http://api.other.invalid"));
-    let e = c.get("https://api.partner.example/x").send().await.unwrap_err();
+    let c = client(
+        OriginOverrides::new().with("https://api.partner.example", "http://api.other.invalid"),
+    );
+    let e = c
+        .get("https://api.partner.example/x")
+        .send()
+        .await
+        .unwrap_err();
     assert_insecure(&e);
     for scheme in ["ftp://api.example.invalid/x", "file:///etc/passwd"] {
-        let e = client(OriginOverrides::new()).get(scheme).send().await.unwrap_err();
+        let e = client(OriginOverrides::new())
+            .get(scheme)
+            .send()
+            .await
+            .unwrap_err();
         assert_insecure(&e);
     }
 }

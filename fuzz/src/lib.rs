@@ -47,7 +47,9 @@ pub fn mapping(data: &[u8]) {
         Some(doc) => match member(&doc, "mapping") {
             Some(m) => (
                 m.clone(),
-                member(&doc, "payload").cloned().unwrap_or_else(sample_event),
+                member(&doc, "payload")
+                    .cloned()
+                    .unwrap_or_else(sample_event),
                 member(&doc, "batch") == Some(&Value::Bool(true)),
             ),
             None => (doc, sample_event(), false),
@@ -380,7 +382,10 @@ pub fn ingest(data: &[u8]) {
             let mut accepted = 0;
             for text in parsed.accepted() {
                 accepted += 1;
-                assert!(text.len() <= INGEST_LIMITS.max_event, "event over max_event");
+                assert!(
+                    text.len() <= INGEST_LIMITS.max_event,
+                    "event over max_event"
+                );
                 let v: Value = serde_json::from_str(text).expect("an accepted event is JSON");
                 assert!(relay::ingest::validate(v.as_object().expect("an object")).is_ok());
             }

@@ -77,8 +77,14 @@ fn a_gzip_bomb_is_cut_off_at_the_limit() {
     let r = parse_request("batch", &h, Bytes::from(packed), limits, AT).unwrap_err();
     assert_bad(&r, "larger than the limit");
     // Not gzip at all, though declared so.
-    let r = parse_request("batch", &h, Bytes::from_static(b"{\"batch\":[]}"), LIMITS, AT)
-        .unwrap_err();
+    let r = parse_request(
+        "batch",
+        &h,
+        Bytes::from_static(b"{\"batch\":[]}"),
+        LIMITS,
+        AT,
+    )
+    .unwrap_err();
     assert_bad(&r, "gzip");
 }
 

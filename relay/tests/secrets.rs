@@ -120,7 +120,9 @@ async fn marker_secrets_never_leave_through_logs_answers_metrics_dead_letters_or
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mut files = std::fs::read_dir(&store).unwrap().map(|e| e.unwrap().path());
+        let mut files = std::fs::read_dir(&store)
+            .unwrap()
+            .map(|e| e.unwrap().path());
         let file = files.find(|p| p.is_file()).expect("a store file");
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{} has mode {mode:o}", file.display());
@@ -207,7 +209,10 @@ async fn marker_secrets_never_leave_through_logs_answers_metrics_dead_letters_or
     assert_clean("/metrics", &metrics);
     for (what, text) in [("/health", &health), ("/metrics", &metrics)] {
         for data in [EVENT_DATA, "u1", "m-1", "Order Completed"] {
-            assert!(!text.contains(data), "{what} carries event data {data:?}:\n{text}");
+            assert!(
+                !text.contains(data),
+                "{what} carries event data {data:?}:\n{text}"
+            );
         }
     }
     assert!(metrics.contains("relay_ingest_rejected_total"), "{metrics}");
@@ -226,10 +231,7 @@ async fn marker_secrets_never_leave_through_logs_answers_metrics_dead_letters_or
 
     // The command line reads the same store.
     let bin = env!("CARGO_BIN_EXE_relay");
-    for args in [
-        vec!["status", "--config"],
-        vec!["dlq", "list", "--config"],
-    ] {
+    for args in [vec!["status", "--config"], vec!["dlq", "list", "--config"]] {
         let out = std::process::Command::new(bin)
             .args(&args)
             .arg(&config_path)

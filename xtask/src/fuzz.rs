@@ -169,7 +169,11 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode, Failure> {
             let t = TARGETS.iter().find(|t| t.name == name).ok_or_else(|| {
                 Failure::new(format!(
                     "no fuzz target {name:?} (targets: {})",
-                    TARGETS.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+                    TARGETS
+                        .iter()
+                        .map(|t| t.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
             v.push(t);
@@ -246,7 +250,10 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode, Failure> {
     if args.dry_run {
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<14} {:>12} {:>8}  result", "target", "executions", "corpus");
+    println!(
+        "{:<14} {:>12} {:>8}  result",
+        "target", "executions", "corpus"
+    );
     for r in &reports {
         println!(
             "{:<14} {:>12} {:>8}  {}",
@@ -289,7 +296,11 @@ mod tests {
                 "{} is not a bin of fuzz/Cargo.toml",
                 t.name
             );
-            assert!(root.join("fuzz/fuzz_targets").join(format!("{}.rs", t.name)).is_file());
+            assert!(
+                root.join("fuzz/fuzz_targets")
+                    .join(format!("{}.rs", t.name))
+                    .is_file()
+            );
             let mut seeds = t.seeds.iter().map(|s| root.join(s)).collect::<Vec<_>>();
             seeds.push(root.join("fuzz/seeds").join(t.name));
             let files: usize = seeds
