@@ -81,6 +81,21 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Serialises as `"<redacted>"`, so that a secret inside a serialised structure (a log record,
+/// a status report, an error body) never shows. A store that must keep the value writes
+/// [`Secret::expose`] explicitly.
+///
+/// ```
+/// use actions_core::oauth::Secret;
+/// let s = Secret::new("tok-123");
+/// assert_eq!(serde_json::to_string(&s).unwrap(), r#""<redacted>""#);
+/// ```
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
 impl From<&str> for Secret {
     fn from(s: &str) -> Self {
         Secret(s.to_string())

@@ -110,7 +110,8 @@ fn rate_limit_reset(response: &Response, now: SystemTime) -> Option<Duration> {
     if n < EPOCH_THRESHOLD {
         return Some(Duration::from_secs(n));
     }
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(n);
+    // A time beyond what `SystemTime` holds is unreadable, not a panic.
+    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(n))?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 

@@ -92,7 +92,7 @@ pub struct Config {
 }
 
 /// Where a configuration came from: its name and text.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Source {
     /// The file name.
     pub name: String,
@@ -459,8 +459,9 @@ fn secrets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
     Ok(keys.into_iter().map(|k| Secret::new(k.value)).collect())
 }
 
-/// `[[destinations]]`: one destination instance.
-#[derive(Clone, Debug)]
+/// `[[destinations]]`: one destination instance. Its `Debug` shows only the names of the
+/// settings (their values are secrets as often as not).
+#[derive(Clone)]
 pub struct DestinationConfig {
     /// The instance id: unique; used by the ledger, dead letters and status.
     pub id: Str,
@@ -491,8 +492,9 @@ pub struct Origin {
     pub target: Str,
 }
 
-/// `[[destinations.subscriptions]]`.
-#[derive(Clone, Debug, Deserialize)]
+/// `[[destinations.subscriptions]]`. Its `Debug` redacts sensitive keys of the mapping
+/// (`Authorization`, `access_token`, …).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionConfig {
     /// The action key.
@@ -508,6 +510,72 @@ pub struct SubscriptionConfig {
     /// an audience destination, or an action subscribed to `Audience Entered`/`Exited`).
     #[serde(default)]
     pub ordered: Option<bool>,
+}
+
+// Debug without secrets: the configuration's text, the settings' values and sensitive mapping
+// members never show (relay/tests/secrets.rs).
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DestinationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let setting_names: Vec<&String> = self
+            .settings
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        f.debug_struct("DestinationConfig")
+            .field("id", &self.id)
+            .field("slug", &self.slug)
+            .field("origins", &self.origins)
+            .field("settings", &setting_names)
+            .field("subscriptions", &self.subscriptions)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("rate_limit", &self.rate_limit)
+            .field("batch", &self.batch)
+            .finish()
+    }
+}
+
+/// Replaces the values of sensitive keys and header names (`Authorization`, `access_token`,
+/// `x-api-key`, …) anywhere in `value` by `<redacted>` (iteratively).
+fn redact_members(value: &mut Value) {
+    use actions_core::request::{is_sensitive_header, is_sensitive_key};
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(o) => {
+                for (k, member) in o.iter_mut() {
+                    if is_sensitive_key(k) || is_sensitive_header(k) {
+                        *member = Value::String("<redacted>".into());
+                    } else {
+                        stack.push(member);
+                    }
+                }
+            }
+            Value::Array(a) => stack.extend(a.iter_mut()),
+            _ => {}
+        }
+    }
+}
+
+impl std::fmt::Debug for SubscriptionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut mapping = self.mapping.clone();
+        redact_members(&mut mapping);
+        f.debug_struct("SubscriptionConfig")
+            .field("partner_action", &self.partner_action)
+            .field("subscribe", &self.subscribe)
+            .field("mapping", &mapping)
+            .field("ordered", &self.ordered)
+            .finish()
+    }
 }
 
 fn empty_object() -> Value {

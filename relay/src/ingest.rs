@@ -129,7 +129,7 @@ fn known_key(keys: &[[u8; 32]], key: &str) -> bool {
 
 /// A refusal: status, reason (the `message` of the answer) and the metric's short reason.
 #[derive(Debug)]
-struct Refusal {
+pub struct Refusal {
     status: StatusCode,
     message: String,
     reason: &'static str,
@@ -137,6 +137,22 @@ struct Refusal {
 }
 
 impl Refusal {
+    /// The HTTP status of the answer (400, 401, 429, 500, 503).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The reason, as the answer's `message` states it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The short reason of the `relay_ingest_rejected_total` metric (`malformed`,
+    /// `too large`, `invalid event`, `unauthorized`, …).
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
     fn bad(reason: &'static str, message: impl Into<String>) -> Self {
         Refusal {
             status: StatusCode::BAD_REQUEST,
@@ -325,7 +341,150 @@ async fn handle(
     let raw = axum::body::to_bytes(body, s.max_body)
         .await
         .map_err(|_| too_large(s.max_body))?;
-    let bytes = decode_body(headers, raw, s.max_body)?;
+    let limits = Limits {
+        max_body: s.max_body,
+        max_event: s.max_event,
+    };
+    let (doc, body_key) = read_document(headers, raw, limits.max_body)?;
+    match (&header_key, &body_key) {
+        (Some(_), _) => {}
+        (None, Some(k)) if known_key(&s.keys, k) => {}
+        (None, Some(_)) => return Err(Refusal::unauthorized("unknown write key")),
+        (None, None) => {
+            return Err(Refusal::unauthorized(
+                "no write key: send it as the HTTP basic-auth user or as writeKey in the body",
+            ));
+        }
+    }
+    let now = s.relay.now_ms();
+    let received_at = crate::rfc3339(now);
+    let parsed = split_events(single, doc, &received_at, limits.max_event).inspect_err(|_| {
+        if single.is_some() {
+            // A single call counts as received even when its event is refused.
+            s.relay
+                .metrics()
+                .counter("relay_ingest_received_total", &[])
+                .increment(1);
+        }
+    })?;
+    s.relay
+        .metrics()
+        .counter("relay_ingest_received_total", &[])
+        .increment(parsed.received as u64);
+    for (_, reason, _) in &parsed.rejected {
+        s.relay
+            .metrics()
+            .counter("relay_ingest_rejected_total", &[("reason", reason)])
+            .increment(1);
+    }
+    s.relay
+        .accept_prepared(parsed.events, parsed.dead)
+        .await
+        .map_err(store_failed)?;
+    let mut out = json!({"success": true});
+    if !parsed.rejected.is_empty() {
+        out["rejected"] = Value::Array(
+            parsed
+                .rejected
+                .into_iter()
+                .map(|(index, _, reason)| json!({"index": index, "reason": reason}))
+                .collect(),
+        );
+    }
+    Ok(answer(StatusCode::OK, out))
+}
+
+/// The limits a request body is parsed under (the `[ingest]` keys of the same names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest body, in bytes, before and after gzip decompression.
+    pub max_body: usize,
+    /// The largest event, in bytes of its JSON text (with `messageId` and `receivedAt`).
+    pub max_event: usize,
+}
+
+/// A request parsed and validated, ready to be stored (see [`parse_request`]).
+pub struct Parsed {
+    received: usize,
+    events: Vec<crate::Prepared>,
+    dead: Vec<(String, String)>,
+    rejected: Vec<(usize, &'static str, String)>,
+    write_key: Option<String>,
+}
+
+impl Parsed {
+    /// The number of events the request carried.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
+    /// The JSON texts of the valid events, as they would be stored.
+    pub fn accepted(&self) -> impl Iterator<Item = &str> {
+        self.events.iter().map(|p| p.text.as_str())
+    }
+
+    /// The invalid events of a batch: (index, reason).
+    pub fn rejected(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.rejected.iter().map(|(i, _, m)| (*i, m.as_str()))
+    }
+
+    /// The `writeKey` of the body, if any (not checked here).
+    pub fn body_write_key(&self) -> Option<&str> {
+        self.write_key.as_deref()
+    }
+}
+
+impl std::fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parsed")
+            .field("received", &self.received)
+            .field("accepted", &self.events.len())
+            .field("rejected", &self.rejected.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses a request to `/v1/{kind}` as the ingest does, without a relay: the `Authorization`
+/// header's form, the body's encoding and size, the JSON, the batch envelope and every event's
+/// validation and size. Write keys are not compared (that needs the configured keys) and nothing
+/// is stored. For fuzzing and tests; the server runs the same steps.
+///
+/// # Errors
+/// What the ingest answers with, before any storage: 404 for an unknown route, 401 for a
+/// malformed `Authorization` header, 400 with the reason for everything else.
+pub fn parse_request(
+    kind: &str,
+    headers: &HeaderMap,
+    raw: Bytes,
+    limits: Limits,
+    received_at: &str,
+) -> Result<Parsed, Refusal> {
+    let single = ROUTES.iter().find(|(r, _)| *r == kind).map(|(_, t)| *t);
+    if single.is_none() && kind != "batch" && kind != "import" {
+        return Err(Refusal {
+            status: StatusCode::NOT_FOUND,
+            message: format!("no route /v1/{kind}"),
+            reason: "no route",
+            retry_after: None,
+        });
+    }
+    basic_user(headers)?;
+    if raw.len() > limits.max_body {
+        return Err(too_large(limits.max_body));
+    }
+    let (doc, write_key) = read_document(headers, raw, limits.max_body)?;
+    let mut parsed = split_events(single, doc, received_at, limits.max_event)?;
+    parsed.write_key = write_key;
+    Ok(parsed)
+}
+
+/// The body as a JSON object, and its `writeKey` (removed from it).
+fn read_document(
+    headers: &HeaderMap,
+    raw: Bytes,
+    max_body: usize,
+) -> Result<(Map<String, Value>, Option<String>), Refusal> {
+    let bytes = decode_body(headers, raw, max_body)?;
     let mut doc = match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(o)) => o,
         Ok(_) => {
@@ -342,32 +501,29 @@ async fn handle(
         Some(Value::String(k)) => Some(k),
         _ => None,
     };
-    match (&header_key, &body_key) {
-        (Some(_), _) => {}
-        (None, Some(k)) if known_key(&s.keys, k) => {}
-        (None, Some(_)) => return Err(Refusal::unauthorized("unknown write key")),
-        (None, None) => {
-            return Err(Refusal::unauthorized(
-                "no write key: send it as the HTTP basic-auth user or as writeKey in the body",
-            ));
-        }
-    }
-    let now = s.relay.now_ms();
-    let received_at = crate::rfc3339(now);
-    let metrics = s.relay.metrics();
+    Ok((doc, body_key))
+}
+
+/// The events of a body: one for a single call (`single` is its type), else the `batch`
+/// array's, with batch-level `context`, `integrations` and `sentAt` merged in.
+fn split_events(
+    single: Option<&str>,
+    mut doc: Map<String, Value>,
+    received_at: &str,
+    max_event: usize,
+) -> Result<Parsed, Refusal> {
     if let Some(kind) = single {
-        metrics
-            .counter("relay_ingest_received_total", &[])
-            .increment(1);
         let mut event = doc;
         event.insert("type".into(), Value::String(kind.to_string()));
-        let prepared = prepare(event, &received_at, s.max_event)
+        let prepared = prepare(event, received_at, max_event)
             .map_err(|(reason, message)| Refusal::bad(reason, message))?;
-        s.relay
-            .accept_prepared(vec![prepared], Vec::new())
-            .await
-            .map_err(store_failed)?;
-        return Ok(answer(StatusCode::OK, json!({"success": true})));
+        return Ok(Parsed {
+            received: 1,
+            events: vec![prepared],
+            dead: Vec::new(),
+            rejected: Vec::new(),
+            write_key: None,
+        });
     }
     let Some(Value::Array(items)) = doc.remove("batch") else {
         return Err(Refusal::bad(
@@ -375,9 +531,7 @@ async fn handle(
             "a batch body needs `batch`: an array of events",
         ));
     };
-    metrics
-        .counter("relay_ingest_received_total", &[])
-        .increment(items.len() as u64);
+    let received = items.len();
     let shared_context = doc.remove("context");
     let shared_integrations = doc.remove("integrations");
     let sent_at = doc.remove("sentAt");
@@ -398,7 +552,7 @@ async fn handle(
             event.entry("sentAt").or_insert_with(|| at.clone());
         }
         let original = Value::Object(event.clone());
-        match prepare(event, &received_at, s.max_event) {
+        match prepare(event, received_at, max_event) {
             Ok(p) => events.push(p),
             Err((reason, message)) => {
                 let message = format!("batch[{index}]: {message}");
@@ -408,25 +562,13 @@ async fn handle(
             }
         }
     }
-    for (_, reason, _) in &rejected {
-        metrics
-            .counter("relay_ingest_rejected_total", &[("reason", reason)])
-            .increment(1);
-    }
-    s.relay
-        .accept_prepared(events, dead)
-        .await
-        .map_err(store_failed)?;
-    let mut out = json!({"success": true});
-    if !rejected.is_empty() {
-        out["rejected"] = Value::Array(
-            rejected
-                .into_iter()
-                .map(|(index, _, reason)| json!({"index": index, "reason": reason}))
-                .collect(),
-        );
-    }
-    Ok(answer(StatusCode::OK, out))
+    Ok(Parsed {
+        received,
+        events,
+        dead,
+        rejected,
+        write_key: None,
+    })
 }
 
 fn store_failed(e: crate::RelayError) -> Refusal {

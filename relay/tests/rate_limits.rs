@@ -191,10 +191,11 @@ id = "hook"
 slug = "webhook"
 max_in_flight = 1
 batch = false
+origins = {{ "https://hook.example" = "{base}" }}
 [[destinations.subscriptions]]
 partnerAction = "send"
 subscribe = 'type = "track"'
-mapping = {{ url = "{base}/hook" }}
+mapping = {{ url = "https://hook.example/hook" }}
 "#,
         dir.path().display()
     );

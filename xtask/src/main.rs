@@ -11,6 +11,7 @@ use destination_registry::Registry;
 mod bench;
 mod execute;
 mod fql_cmd;
+mod fuzz;
 mod manifest;
 mod mapping_cmd;
 mod scaffold;
@@ -81,6 +82,8 @@ enum Command {
         #[arg(long)]
         smoke: bool,
     },
+    /// Build the fuzz targets of `fuzz/` (libFuzzer, stable rustc) and run each for a while.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
                     Ok(ExitCode::SUCCESS)
                 }),
         ),
+        Command::Fuzz(args) => ("fuzz", fuzz::run(&args)),
         Command::Mapping { cmd } => return mapping_cmd::run(cmd),
         Command::Subscription { cmd } => return fql_cmd::run(cmd),
         Command::Schema { cmd } => return schema_cmd::run(cmd),

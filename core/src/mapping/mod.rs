@@ -97,8 +97,11 @@ pub use js::js_number_to_string;
 use node::Node;
 use validate::VErr;
 
-/// The deepest nesting of objects and arrays a mapping may have.
-pub const MAX_DEPTH: usize = 256;
+/// The deepest nesting of objects and arrays a mapping may have. Compiling and evaluating
+/// recurse once per level (about 10 KiB of stack a level unoptimised), so this keeps both well
+/// within a 2 MiB thread stack (a tokio worker's, a test's); 256 overflowed it from about 190
+/// levels in debug builds (`core/tests/hostile_input.rs`).
+pub const MAX_DEPTH: usize = 64;
 
 /// The key of the root directive (see the module notes).
 const ROOT_DIRECTIVE_KEY: &str = "__segment_internal_directive";

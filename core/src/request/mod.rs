@@ -9,6 +9,9 @@
 //! 10 s, after-response hooks run before non-2xx responses become [`Error::http`], and responses
 //! expose the text `content` and, when the content type says JSON, the parsed `data`.
 //!
+//! Requests go over https only; plain http is allowed only to a loopback address put in place of
+//! the partner's origin by an explicit [`OriginOverrides`] ([`transport`]).
+//!
 //! ```no_run
 //! use actions_core::request::{HttpClient, RequestClient, RequestOptions};
 //! # async fn demo() -> Result<(), actions_core::Error> {
@@ -27,6 +30,7 @@ mod capture;
 mod message;
 mod options;
 mod redact;
+pub mod transport;
 
 pub use capture::{Capture, Exchange, OriginOverrides};
 pub use message::{Body, Headers, PreparedRequest, Response};
@@ -197,7 +201,13 @@ impl RequestClient {
         }
         let started = Instant::now();
         let timeout = opts.timeout.unwrap_or(Some(DEFAULT_TIMEOUT));
-        let target = self.origins.apply(&prepared.url).into_owned();
+        let target = self.origins.apply(&prepared.url);
+        let overridden = matches!(target, std::borrow::Cow::Owned(_));
+        let target = target.into_owned();
+        if let Err(err) = transport::check(&target, overridden) {
+            self.record(prepared, None, Some(err.message().to_string()), started);
+            return Err(err);
+        }
         let method = reqwest::Method::from_bytes(prepared.method.as_bytes())
             .map_err(|_| Error::plain(format!("invalid HTTP method {:?}", prepared.method)))?;
         let mut rb = self.http.inner.request(method, &target);

@@ -31,6 +31,9 @@ fn event(i: usize) -> Value {
     })
 }
 
+/// The endpoint's logical origin; the bench's server stands in for it.
+const HOOK_ORIGIN: &str = "https://hook.example";
+
 fn settings(base: &str) -> Value {
     json!({
         "sharedSecret": "bench-secret",
@@ -75,8 +78,13 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("client runtime");
-    let runtime = DestinationRuntime::new(Webhook::new()).expect("runtime");
-    let settings = settings(&base);
+    // Plain http only to loopback through an origin override (core's transport rule).
+    let config = RuntimeConfig {
+        origins: actions_core::request::OriginOverrides::new().with(HOOK_ORIGIN, &base),
+        ..RuntimeConfig::default()
+    };
+    let runtime = DestinationRuntime::with_config(Webhook::new(), config).expect("runtime");
+    let settings = settings(HOOK_ORIGIN);
     let opts = EventOptions::default();
     let events: Vec<Value> = (0..1000).map(event).collect();
 

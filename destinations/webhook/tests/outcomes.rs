@@ -143,12 +143,18 @@ async fn a_timeout_is_retried() {
             open.push(socket);
         }
     });
-    let runtime = DestinationRuntime::new(webhook::Webhook::new()).unwrap();
+    // Plain http only to loopback through an origin override (core's transport rule).
+    let config = actions_core::RuntimeConfig {
+        origins: actions_core::request::OriginOverrides::new()
+            .with("https://hook.example", &format!("http://{addr}")),
+        ..Default::default()
+    };
+    let runtime = DestinationRuntime::with_config(webhook::Webhook::new(), config).unwrap();
     let event = test_event(json!({"properties": {}}), 1);
     let Delivery { result, outcome } = runtime
         .deliver_event(
             &event,
-            &settings_for(&format!("http://{addr}/hook")),
+            &settings_for("https://hook.example/hook"),
             &EventOptions::default(),
         )
         .await;

@@ -118,6 +118,25 @@ impl std::fmt::Debug for EmbeddedQueue {
     }
 }
 
+/// Creates the store file readable and writable by its owner only (mode 0600: it holds OAuth
+/// tokens and events), or narrows an existing file to that mode. redb then opens it (an empty
+/// file is initialised as a new database).
+fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl EmbeddedQueue {
     /// Opens (creating if missing) the store in directory `dir`, for reading and writing.
     /// Delivered-ledger entries older than `ledger_window` (by `now_ms()`) are pruned as the store
@@ -137,6 +156,7 @@ impl EmbeddedQueue {
             reason,
         };
         std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        restrict_to_owner(&path).map_err(|e| open_err(e.to_string()))?;
         let db = Database::builder()
             .set_concurrency_mode(ConcurrencyMode::SingleWriter)
             .create(&path)
