@@ -16,6 +16,7 @@ mod mapping_cmd;
 mod scaffold;
 mod schema_cmd;
 mod serve;
+mod soak;
 mod util;
 mod validate;
 
@@ -58,6 +59,9 @@ enum Command {
     },
     /// Run the criterion benchmarks (`--smoke`: each once, unoptimised, as CI does).
     Bench(bench::BenchArgs),
+    /// The fault soak: relay against the LinkedIn simulator with every fault, SIGKILLed and
+    /// restarted at random points; exits non-zero when an accepted event is lost.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => ("serve", serve::run(&args, &registry)),
         Command::Execute(args) => ("execute", execute::run(&args, &registry)),
         Command::Bench(args) => ("bench", bench::run(&args)),
+        Command::Soak(args) => ("soak", soak::run(&args)),
         Command::Mapping { cmd } => return mapping_cmd::run(cmd),
         Command::Subscription { cmd } => return fql_cmd::run(cmd),
         Command::Schema { cmd } => return schema_cmd::run(cmd),
