@@ -244,51 +244,44 @@ fn rfc3339(ms: i64) -> String {
 /// The simulator's faults over `duration`, drawn from `rng`.
 pub fn faults(duration: Duration, rng: &mut ChaCha8Rng) -> Vec<FaultRule> {
     let api = || RouteSelector::parse("POST /rest/**").unwrap_or(RouteSelector::Any);
-    let mut rules = Vec::new();
-    // Hangs past relay's request timeout: one early for sure, then one request in 800.
-    rules.push(
+    let mut rules = vec![
+        // Hangs past relay's request timeout: one early for sure, then one request in 800.
         FaultRule::new(api(), Fault::Hang)
             .after_requests(20)
             .max_requests(1),
-    );
-    rules.push(FaultRule::new(
-        api(),
-        Fault::Sometimes(Sometimes::new(0.00125, Step::Hang)),
-    ));
-    // Connection resets, also on the token endpoint.
-    rules.push(FaultRule::new(
-        RouteSelector::Any,
-        Fault::Sometimes(Sometimes::new(0.01, Step::Reset)),
-    ));
-    // 5xx, also on the token endpoint.
-    rules.push(FaultRule::new(
-        RouteSelector::Any,
-        Fault::ErrorRate(ErrorRate {
-            rate: 0.03,
-            statuses: vec![500, 502, 503, 504],
-        }),
-    ));
-    // An X-RateLimit budget on conversion uploads: Remaining 0 and Reset, no Retry-After.
-    rules.push(FaultRule::new(
-        RouteKind::ConversionEventsBatchCreate,
-        Fault::RateLimit(
-            RateLimit::new(12, Duration::from_secs(1))
-                .retry_after(RetryAfter::None)
-                .with_rate_limit_headers(),
+        FaultRule::new(api(), Fault::Sometimes(Sometimes::new(0.00125, Step::Hang))),
+        // Connection resets, also on the token endpoint.
+        FaultRule::new(
+            RouteSelector::Any,
+            Fault::Sometimes(Sometimes::new(0.01, Step::Reset)),
         ),
-    ));
-    // Base latency, and latency spikes for a few requests at a time.
-    rules.push(FaultRule::new(
-        api(),
-        Fault::Latency(Duration::from_millis(5)),
-    ));
-    rules.push(FaultRule::new(
-        api(),
-        Fault::Sometimes(Sometimes::new(
-            0.02,
-            Step::Latency(Duration::from_millis(1500)),
-        )),
-    ));
+        // 5xx, also on the token endpoint.
+        FaultRule::new(
+            RouteSelector::Any,
+            Fault::ErrorRate(ErrorRate {
+                rate: 0.03,
+                statuses: vec![500, 502, 503, 504],
+            }),
+        ),
+        // An X-RateLimit budget on conversion uploads: Remaining 0 and Reset, no Retry-After.
+        FaultRule::new(
+            RouteKind::ConversionEventsBatchCreate,
+            Fault::RateLimit(
+                RateLimit::new(12, Duration::from_secs(1))
+                    .retry_after(RetryAfter::None)
+                    .with_rate_limit_headers(),
+            ),
+        ),
+        // Base latency, and latency spikes for a few requests at a time.
+        FaultRule::new(api(), Fault::Latency(Duration::from_millis(5))),
+        FaultRule::new(
+            api(),
+            Fault::Sometimes(Sometimes::new(
+                0.02,
+                Step::Latency(Duration::from_millis(1500)),
+            )),
+        ),
+    ];
     // Timed windows: 429 bursts with Retry-After, latency spikes for everyone.
     let mut at = Duration::from_secs(2);
     while at < duration {
@@ -959,6 +952,54 @@ async fn drain(http: &RequestClient, port: u16, timeout: Duration) -> Result<(),
     ))
 }
 
+/// The oracle for one accepted event: `kind`, the relay processes that delivered it, its dead
+/// letters, how often the client sent it, and the (event, process) pairs that were in flight at
+/// that process's kill.
+fn verdict(
+    id: &str,
+    kind: Kind,
+    procs: &[u32],
+    letters: usize,
+    sends: u32,
+    in_flight: &HashSet<(String, u32)>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if kind == Kind::Invalid {
+        if !procs.is_empty() {
+            problems.push(format!("invalid event {id} arrived at LinkedIn"));
+        }
+        if letters == 0 {
+            problems.push(format!("invalid event {id} was not dead-lettered"));
+        }
+    } else if procs.is_empty() && letters == 0 {
+        problems.push(format!(
+            "{id} was accepted but neither delivered nor dead-lettered"
+        ));
+    }
+    // A dead letter per acceptance at most (a batch sent again after a kill is accepted again).
+    if letters > 1 && letters > sends as usize {
+        problems.push(format!(
+            "{id} was dead-lettered {letters} times but sent {sends} times"
+        ));
+    }
+    // Every delivery but the last was in flight at a kill; all of them when the event was
+    // also dead-lettered (it was never recorded as delivered).
+    let must_be_in_flight = if letters == 0 {
+        procs.len().saturating_sub(1)
+    } else {
+        procs.len()
+    };
+    for p in procs.iter().take(must_be_in_flight) {
+        if !in_flight.contains(&(id.to_string(), *p)) {
+            problems.push(format!(
+                "{id} was delivered by relay process {p} (recorded in its ledger) and again \
+                 later (deliveries by processes {procs:?})"
+            ));
+        }
+    }
+    problems
+}
+
 /// The oracle.
 async fn check(
     report: &mut SoakReport,
@@ -1021,41 +1062,9 @@ async fn check(
         let procs = delivered_in.get(id).cloned().unwrap_or_default();
         let letters = dead.get(id).cloned().unwrap_or_default();
         let sends = sent.sends.get(id).copied().unwrap_or(1);
-        if kind == Kind::Invalid {
-            if !procs.is_empty() {
-                problems.push(format!("invalid event {id} arrived at LinkedIn"));
-            }
-            if letters.is_empty() {
-                problems.push(format!("invalid event {id} was not dead-lettered"));
-            }
-        } else if procs.is_empty() && letters.is_empty() {
-            problems.push(format!(
-                "{id} was accepted but neither delivered nor dead-lettered"
-            ));
-        }
-        if letters.len() > 1 && letters.len() > sends as usize {
-            problems.push(format!(
-                "{id} was dead-lettered {} times but sent {sends} times",
-                letters.len()
-            ));
-        }
+        problems.extend(verdict(id, kind, &procs, letters.len(), sends, &in_flight));
         if !procs.is_empty() {
             report.delivered += 1;
-        }
-        // Every delivery but the last was in flight at a kill; all of them when the event was
-        // also dead-lettered (it was never recorded as delivered).
-        let must_be_in_flight = if letters.is_empty() {
-            procs.len().saturating_sub(1)
-        } else {
-            procs.len()
-        };
-        for p in procs.iter().take(must_be_in_flight) {
-            if !in_flight.contains(&(id.clone(), *p)) {
-                problems.push(format!(
-                    "{id} was delivered by relay process {p} (recorded in its ledger) and again \
-                     later (deliveries by processes {procs:?})"
-                ));
-            }
         }
         report.duplicates_in_flight += procs.len().saturating_sub(1) as u64;
         if let Some(c) = copies.get(id)
@@ -1087,4 +1096,101 @@ async fn check(
         problems.push(more);
     }
     report.problems.extend(problems);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, u32)]) -> HashSet<(String, u32)> {
+        p.iter().map(|(id, n)| ((*id).to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn the_oracle_accepts_one_delivery_or_a_dead_letter() {
+        let none = HashSet::new();
+        assert!(verdict("c", Kind::Conversion, &[3], 0, 1, &none).is_empty());
+        assert!(verdict("c", Kind::Conversion, &[], 1, 1, &none).is_empty());
+        assert!(verdict("x", Kind::Invalid, &[], 1, 1, &none).is_empty());
+        // Sent twice (no answer the first time): dead-lettered twice is fine.
+        assert!(verdict("x", Kind::Invalid, &[], 2, 2, &none).is_empty());
+    }
+
+    #[test]
+    fn the_oracle_rejects_lost_invalid_and_extra_dead_letters() {
+        let none = HashSet::new();
+        let lost = verdict("c", Kind::Audience, &[], 0, 1, &none);
+        assert!(
+            lost[0].contains("neither delivered nor dead-lettered"),
+            "{lost:?}"
+        );
+        let arrived = verdict("x", Kind::Invalid, &[2], 0, 1, &none);
+        assert_eq!(arrived.len(), 2, "{arrived:?}");
+        let twice = verdict("x", Kind::Invalid, &[], 2, 1, &none);
+        assert!(twice[0].contains("dead-lettered 2 times"), "{twice:?}");
+    }
+
+    #[test]
+    fn duplicates_are_allowed_only_when_in_flight_at_a_kill() {
+        // Delivered by process 1 (not in its ledger when it was killed) and by process 2.
+        let in_flight = pairs(&[("c", 1)]);
+        assert!(verdict("c", Kind::Conversion, &[1, 2], 0, 1, &in_flight).is_empty());
+        // Process 1 had it in its ledger: sending it again is a duplicate without excuse.
+        let recorded = verdict("c", Kind::Conversion, &[1, 2], 0, 1, &HashSet::new());
+        assert!(
+            recorded[0].contains("recorded in its ledger"),
+            "{recorded:?}"
+        );
+        // Three processes, only the first delivery in flight.
+        let third = verdict("c", Kind::Conversion, &[1, 2, 3], 0, 1, &in_flight);
+        assert_eq!(third.len(), 1, "{third:?}");
+        // Delivered, then dead-lettered after the kill: the delivery must have been in flight.
+        assert!(verdict("c", Kind::Conversion, &[1], 1, 1, &in_flight).is_empty());
+        assert_eq!(
+            verdict("c", Kind::Conversion, &[1], 1, 1, &HashSet::new()).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn boundaries_count_each_process_deliveries() {
+        let mut b = Boundary {
+            before: HashMap::new(),
+        };
+        let first = b.advance(HashMap::from([("a".to_string(), 1), ("b".to_string(), 1)]));
+        assert_eq!(first.len(), 2);
+        let second = b.advance(HashMap::from([("a".to_string(), 3), ("b".to_string(), 1)]));
+        assert_eq!(second, BTreeMap::from([("a".to_string(), 2)]));
+    }
+
+    #[test]
+    fn member_keys_are_the_simulators_hashed_email() {
+        let key = member_key(1);
+        assert!(key.starts_with("SHA256_EMAIL:"), "{key}");
+        assert_eq!(key.len(), "SHA256_EMAIL:".len() + 64);
+        assert_ne!(key, member_key(2));
+    }
+
+    #[test]
+    fn the_counts_line_names_every_count() {
+        let report = SoakReport {
+            seed: 5,
+            accepted: 10,
+            delivered: 8,
+            duplicates_in_flight: 1,
+            dead_lettered: BTreeMap::from([("permanent 400".to_string(), 2)]),
+            kills: 4,
+            ..SoakReport::default()
+        };
+        assert_eq!(
+            report.counts_line(),
+            "soak OK: seed 5, accepted 10, delivered 8, duplicates in flight 1, dead-lettered 2 \
+             (permanent 400 2), kills 4"
+        );
+        let failed = SoakReport {
+            problems: vec!["lost".into()],
+            ..report
+        };
+        assert!(failed.counts_line().starts_with("soak FAILED"));
+    }
 }

@@ -139,7 +139,7 @@ pub fn run(args: &SoakArgs) -> Result<ExitCode, Failure> {
 
 fn humanize(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 {
+    if s >= 60 && s.is_multiple_of(60) {
         format!("{} min", s / 60)
     } else {
         format!("{s} s")
