@@ -249,6 +249,13 @@ pub fn faults(duration: Duration, rng: &mut ChaCha8Rng) -> Vec<FaultRule> {
         FaultRule::new(api(), Fault::Hang)
             .after_requests(20)
             .max_requests(1),
+        // One reset and one 503 early for sure (short soaks see every fault), then at random.
+        FaultRule::new(api(), Fault::Reset)
+            .after_requests(10)
+            .max_requests(1),
+        FaultRule::new(api(), Fault::Respond(CannedResponse::status(503)))
+            .after_requests(15)
+            .max_requests(1),
         FaultRule::new(api(), Fault::Sometimes(Sometimes::new(0.00125, Step::Hang))),
         // Connection resets, also on the token endpoint.
         FaultRule::new(
