@@ -35,6 +35,8 @@ mod summary;
 
 #[cfg(feature = "demo")]
 pub mod demo;
+#[cfg(feature = "demo")]
+pub mod soak;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

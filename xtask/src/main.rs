@@ -17,6 +17,7 @@ mod mapping_cmd;
 mod scaffold;
 mod schema_cmd;
 mod serve;
+mod soak;
 mod util;
 mod validate;
 
@@ -84,6 +85,9 @@ enum Command {
     },
     /// Build the fuzz targets of `fuzz/` (libFuzzer, stable rustc) and run each for a while.
     Fuzz(fuzz::FuzzArgs),
+    /// The fault soak: relay against the LinkedIn simulator with every fault, SIGKILLed and
+    /// restarted at random points; exits non-zero when an accepted event is lost.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
                 }),
         ),
         Command::Fuzz(args) => ("fuzz", fuzz::run(&args)),
+        Command::Soak(args) => ("soak", soak::run(&args)),
         Command::Mapping { cmd } => return mapping_cmd::run(cmd),
         Command::Subscription { cmd } => return fql_cmd::run(cmd),
         Command::Schema { cmd } => return schema_cmd::run(cmd),

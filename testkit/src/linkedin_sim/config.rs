@@ -76,6 +76,9 @@ pub struct SimConfig {
     pub faults: Vec<FaultRule>,
     /// Largest request body accepted; bigger bodies answer 413.
     pub max_body_bytes: usize,
+    /// Most requests kept in [`SimState::requests`](super::SimState::requests) (older ones are
+    /// dropped first); default 100 000. Long soaks set it low: the bodies are kept too.
+    pub max_recorded_requests: usize,
 }
 
 impl Default for SimConfig {
@@ -154,6 +157,7 @@ impl Default for SimConfig {
             ],
             faults: Vec::new(),
             max_body_bytes: 16 * 1024 * 1024,
+            max_recorded_requests: super::state::MAX_RECORDED_REQUESTS,
         }
     }
 }

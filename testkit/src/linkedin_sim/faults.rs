@@ -256,7 +256,8 @@ impl FaultRule {
 ///
 /// JSON (externally tagged, snake_case): `{"respond": {"status": 503}}`, `{"latency": 250}`
 /// (milliseconds), `"reset"`, `"hang"`, `{"sequence": [{"respond": {"status": 429}}, "pass"]}`,
-/// `{"rate_limit": {"budget": 10, "window_ms": 1000}}`, `{"error_rate": {"rate": 0.2}}`.
+/// `{"rate_limit": {"budget": 10, "window_ms": 1000}}`, `{"error_rate": {"rate": 0.2}}`,
+/// `{"sometimes": {"rate": 0.01, "step": "reset"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fault {
@@ -274,6 +275,44 @@ pub enum Fault {
     RateLimit(RateLimit),
     /// Fail a fraction of requests with a 5xx chosen by the seeded RNG.
     ErrorRate(ErrorRate),
+    /// Apply a step (a reset, a hang, a latency spike, an answer) to a fraction of the requests
+    /// chosen by the seeded RNG.
+    Sometimes(Sometimes),
+}
+
+/// Apply `step` to `rate` (0.0–1.0) of the requests, chosen by the seeded RNG.
+///
+/// ```
+/// use actions_testkit::linkedin_sim::{Fault, FaultRule, RouteSelector, Sometimes, Step};
+///
+/// // One request in a hundred loses its connection, one in five hundred never gets an answer.
+/// let resets = FaultRule::new(RouteSelector::Any, Fault::Sometimes(Sometimes::new(0.01, Step::Reset)));
+/// let hangs = FaultRule::new(RouteSelector::Any, Fault::Sometimes(Sometimes::new(0.002, Step::Hang)));
+/// # let _ = (resets, hangs);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sometimes {
+    /// Fraction of the requests the step applies to (NaN counts as 0).
+    pub rate: f64,
+    /// What happens to them.
+    pub step: Step,
+}
+
+impl Sometimes {
+    /// `step` for `rate` of the requests.
+    pub fn new(rate: f64, step: Step) -> Self {
+        Self { rate, step }
+    }
+}
+
+/// A probability from a configured rate: NaN is 0, the rest is clamped to 0.0–1.0.
+fn probability(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    }
 }
 
 /// One step of a [`Fault::Sequence`].
@@ -635,13 +674,15 @@ impl FaultEngine {
                         return terminal(delay, Outcome::Respond(rl.response(left)));
                     }
                 }
-                Fault::ErrorRate(er) => {
-                    let rate = if er.rate.is_nan() {
-                        0.0
+                Fault::Sometimes(sometimes) => {
+                    if self.rng.random::<f64>() < probability(sometimes.rate) {
+                        sometimes.step.clone()
                     } else {
-                        er.rate.clamp(0.0, 1.0)
-                    };
-                    if self.rng.random::<f64>() < rate {
+                        Step::Pass
+                    }
+                }
+                Fault::ErrorRate(er) => {
+                    if self.rng.random::<f64>() < probability(er.rate) {
                         let status = match er.statuses.len() {
                             0 => 500,
                             n => er
@@ -710,6 +751,47 @@ mod tests {
             })
             .collect();
         assert_eq!(statuses, vec![None, Some(503), Some(503), None, None]);
+    }
+
+    #[test]
+    fn sometimes_applies_its_step_to_about_its_rate_of_requests() {
+        let now = Instant::now();
+        let rule = FaultRule::new(
+            RouteSelector::Any,
+            Fault::Sometimes(Sometimes::new(0.25, Step::Reset)),
+        );
+        let count = |seed| {
+            let mut engine = FaultEngine::new(vec![rule.clone()], seed, now);
+            (0..4000)
+                .filter(|_| {
+                    engine
+                        .evaluate("POST", "/rest/conversionEvents", RouteKind::Me, now)
+                        .outcome
+                        == Outcome::Reset
+                })
+                .count()
+        };
+        let resets = count(5);
+        // 4000 draws at 0.25: 1000 expected, the standard deviation is about 27.
+        assert!((850..1150).contains(&resets), "{resets} resets");
+        assert_eq!(count(5), resets, "the same seed draws the same requests");
+        let never = FaultRule::new(
+            RouteSelector::Any,
+            Fault::Sometimes(Sometimes::new(f64::NAN, Step::Hang)),
+        );
+        let mut engine = FaultEngine::new(vec![never], 1, now);
+        assert!((0..100).all(|_| {
+            engine
+                .evaluate("GET", "/rest/me", RouteKind::Me, now)
+                .outcome
+                == Outcome::Pass
+        }));
+        let json = serde_json::json!({"route": "*", "fault": {"sometimes": {"rate": 0.5, "step": "hang"}}});
+        let parsed: FaultRule = serde_json::from_value(json).expect("valid");
+        assert_eq!(
+            parsed.fault,
+            Fault::Sometimes(Sometimes::new(0.5, Step::Hang))
+        );
     }
 
     #[test]

@@ -90,7 +90,8 @@
 //! `fault` is one of `{"respond": CannedResponse}`, `{"latency": ms}`, `"reset"`, `"hang"`,
 //! `{"sequence": [step, …]}` (steps: `"pass"`, `{"respond": …}`, `{"latency": ms}`, `"reset"`,
 //! `"hang"`), `{"rate_limit": {budget, window_ms, retry_after?, rate_limit_headers?, plain_text?}}`
-//! or `{"error_rate": {rate, statuses?}}`. A `CannedResponse` is `{"status": N, "body"?:
+//! `{"error_rate": {rate, statuses?}}` or `{"sometimes": {rate, step}}` (a step for a seeded-random
+//! fraction of the requests: occasional resets, hangs, latency spikes). A `CannedResponse` is `{"status": N, "body"?:
 //! "linkedin" | "empty" | {"json": …} | {"text": "…"}, "headers"?: {name: value}}`.
 
 mod api;
@@ -116,7 +117,7 @@ pub use config::{
 };
 pub use faults::{
     CannedBody, CannedResponse, ErrorRate, Fault, FaultRule, RateLimit, RetryAfter, RouteSelector,
-    Step,
+    Sometimes, Step,
 };
 pub use routes::RouteKind;
 pub use state::{
@@ -292,6 +293,45 @@ impl LinkedInSim {
             token.to_owned(),
             TokenEntry::new(status, Instant::now(), Lag::NONE),
         );
+    }
+
+    /// Makes the token endpoint accept `refresh_token` from now on (as when the user authorises
+    /// the app again), also after [`revoke_refresh_token`](Self::revoke_refresh_token).
+    pub fn add_refresh_token(&self, refresh_token: &str) {
+        let mut inner = self.shared.lock();
+        inner.revoked_refresh_tokens.remove(refresh_token);
+        if !inner
+            .config
+            .refresh_tokens
+            .iter()
+            .any(|t| t == refresh_token)
+        {
+            inner.config.refresh_tokens.push(refresh_token.to_owned());
+        }
+    }
+
+    /// Requests being handled right now (received, not yet answered, reset or hanging): `0`
+    /// means everything a client sent before has had its effect.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight()
+    }
+
+    /// How many requests ended each way since the start: by status (`"200"`, `"429"`, …),
+    /// `"reset"` (a connection reset) and `"hung"` (a hang). Counts every request, also those
+    /// no longer kept in [`SimState::requests`].
+    pub fn outcome_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.lock().outcomes.clone()
+    }
+
+    /// The access tokens the token endpoint issued for `refresh_token`, oldest first.
+    pub fn tokens_issued_for(&self, refresh_token: &str) -> Vec<String> {
+        self.shared
+            .lock()
+            .tokens_issued
+            .iter()
+            .filter(|t| t.refresh_token == refresh_token)
+            .map(|t| t.access_token.clone())
+            .collect()
     }
 
     /// Makes the token endpoint answer `invalid_grant` for `refresh_token` from now on.

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -32,6 +32,7 @@ use super::state::{Inner, RecordedRequest, RequestOutcome};
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
     shutdown: watch::Receiver<bool>,
+    in_flight: AtomicUsize,
 }
 
 impl Shared {
@@ -39,12 +40,35 @@ impl Shared {
         Self {
             inner: Mutex::new(inner),
             shutdown,
+            in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// Requests being handled (not hanging).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Locks the world. A panic elsewhere while holding the lock does not make it unusable.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Counts a request as in flight until dropped (answered, reset, hanging, or its connection
+/// dropped mid-way).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -196,6 +220,7 @@ async fn serve(
     if let Some(what) = path.strip_prefix("/__sim/") {
         return Ok(into_hyper(admin(&shared, what)));
     }
+    let in_flight = InFlight::new(&shared.in_flight);
     let limit = shared.lock().config.max_body_bytes;
     let (body, too_large) = match Limited::new(body, limit).collect().await {
         Ok(collected) => (collected.to_bytes(), false),
@@ -269,6 +294,7 @@ async fn serve(
         }
         Outcome::Hang => {
             shared.lock().set_outcome(seq, RequestOutcome::Hung);
+            drop(in_flight);
             stopped(&mut shared.shutdown.clone()).await;
             return Err(Aborted);
         }

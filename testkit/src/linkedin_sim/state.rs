@@ -13,7 +13,8 @@ use super::config::{ConversionRule, DmpSegment, Lag, SegmentType, SimConfig};
 use super::faults::FaultEngine;
 use super::routes::RouteKind;
 
-/// Most requests kept in [`SimState::requests`]; older ones are dropped first.
+/// Most requests kept in [`SimState::requests`] by default (`SimConfig::max_recorded_requests`);
+/// older ones are dropped first.
 pub(crate) const MAX_RECORDED_REQUESTS: usize = 100_000;
 
 /// A snapshot of everything the simulator saw and holds, from [`LinkedInSim::state`](super::LinkedInSim::state).
@@ -33,7 +34,8 @@ pub struct SimState {
     pub tokens_issued: Vec<IssuedToken>,
     /// Every request to the token endpoint, with its answer.
     pub refresh_requests: Vec<RefreshRequest>,
-    /// Every request received (the most recent 100 000), in arrival order.
+    /// Every request received (the most recent `SimConfig::max_recorded_requests`, by default
+    /// 100 000), in arrival order.
     pub requests: Vec<RecordedRequest>,
 }
 
@@ -272,6 +274,8 @@ pub(crate) struct Inner {
     pub(crate) refresh_requests: Vec<RefreshRequest>,
     pub(crate) requests: VecDeque<RecordedRequest>,
     pub(crate) next_seq: u64,
+    /// How many requests ended each way: the status (`"429"`), `"reset"` or `"hung"`.
+    pub(crate) outcomes: BTreeMap<String, u64>,
     pub(crate) dedup: DedupCounts,
     pub(crate) access_tokens: HashMap<String, TokenEntry>,
     pub(crate) revoked_refresh_tokens: BTreeSet<String>,
@@ -331,6 +335,7 @@ impl Inner {
             refresh_requests: Vec::new(),
             requests: VecDeque::new(),
             next_seq: 0,
+            outcomes: BTreeMap::new(),
             dedup: DedupCounts::default(),
             access_tokens,
             faults,
@@ -357,8 +362,12 @@ impl Inner {
         let seq = self.next_seq;
         self.next_seq += 1;
         request.seq = seq;
-        if self.requests.len() >= MAX_RECORDED_REQUESTS {
+        while !self.requests.is_empty() && self.requests.len() >= self.config.max_recorded_requests
+        {
             self.requests.pop_front();
+        }
+        if self.config.max_recorded_requests == 0 {
+            return seq;
         }
         self.requests.push_back(request);
         seq
@@ -366,6 +375,15 @@ impl Inner {
 
     /// Sets the outcome of recorded request `seq` (if it is still kept).
     pub(crate) fn set_outcome(&mut self, seq: u64, outcome: RequestOutcome) {
+        let name = match outcome {
+            RequestOutcome::InFlight => None,
+            RequestOutcome::Responded(status) => Some(status.to_string()),
+            RequestOutcome::Reset => Some("reset".to_owned()),
+            RequestOutcome::Hung => Some("hung".to_owned()),
+        };
+        if let Some(name) = name {
+            *self.outcomes.entry(name).or_default() += 1;
+        }
         let Some(first) = self.requests.front().map(|r| r.seq) else {
             return;
         };
