@@ -50,6 +50,18 @@ pub fn is_credential_failure(code: Option<&str>) -> bool {
     )
 }
 
+/// Consecutive refresh failures of the [`is_transient_refresh_failure`] kind after which an
+/// instance halts as for a rejected refresh token.
+pub const REFRESH_FAILURES_BEFORE_HALT: u32 = 5;
+
+/// Whether a credential failure may pass on its own: `OAUTH_REFRESH_FAILED` (the token endpoint
+/// failed — a 5xx, a reset, a timeout — or named an error other than `invalid_grant`), unlike
+/// `REFRESH_TOKEN_EXPIRED` (the refresh token was rejected for good). Relay pauses the instance
+/// and tries again, [`REFRESH_FAILURES_BEFORE_HALT`] times in a row at most, before it halts.
+pub fn is_transient_refresh_failure(code: Option<&str>) -> bool {
+    code == Some(codes::OAUTH_REFRESH_FAILED)
+}
+
 /// A body with secrets redacted, shortened to [`MAX_BODY`] characters.
 pub fn redacted(text: &str) -> String {
     let red = redact_body(text);
@@ -191,5 +203,11 @@ mod tests {
         );
         assert!(is_credential_failure(Some(codes::REFRESH_TOKEN_EXPIRED)));
         assert!(!is_credential_failure(Some("INVALID_AUTHENTICATION")));
+        assert!(is_transient_refresh_failure(Some(
+            codes::OAUTH_REFRESH_FAILED
+        )));
+        assert!(!is_transient_refresh_failure(Some(
+            codes::REFRESH_TOKEN_EXPIRED
+        )));
     }
 }

@@ -184,11 +184,14 @@ pub async fn send_like_a_segment_client(
     host: &str,
     events: impl Iterator<Item = Value>,
 ) -> Result<usize, DemoError> {
-    use actions_core::request::{HttpClient, RequestClient, RequestOptions};
+    use actions_core::request::{HttpClient, OriginOverrides, RequestClient, RequestOptions};
+    // Plain http only to loopback through an origin override (core's transport rule).
+    const RELAY: &str = "https://relay.demo";
     let http = HttpClient::new().map_err(|e| DemoError::Sim(e.to_string()))?;
-    let client = RequestClient::new(http, RequestOptions::new());
+    let client = RequestClient::new(http, RequestOptions::new())
+        .with_origins(Arc::new(OriginOverrides::new().with(RELAY, host)));
     let events: Vec<Value> = events.collect();
-    let url = format!("{host}/v1/batch");
+    let url = format!("{RELAY}/v1/batch");
     for chunk in events.chunks(100) {
         let body =
             json!({"batch": chunk, "sentAt": rfc3339(chrono::Utc::now().timestamp_millis())});

@@ -583,6 +583,7 @@ impl Engine {
                     let mut p = inst.pause();
                     p.rate_streak = 0;
                     p.propagation_streak = 0;
+                    p.refresh_streak = 0;
                 }
                 Fate::Done(Completion {
                     id: job.id,
@@ -659,6 +660,19 @@ impl Engine {
                 code,
                 reason,
             } => {
+                // A refresh that failed without the token endpoint rejecting the credentials
+                // (a 5xx, a reset, a timeout at LinkedIn's token endpoint) may pass: pause the
+                // instance with backoff, not counted against the events' budgets, and halt only
+                // after REFRESH_FAILURES_BEFORE_HALT in a row.
+                if classify::is_transient_refresh_failure(code.as_deref())
+                    && inst.pause().refresh_streak < classify::REFRESH_FAILURES_BEFORE_HALT
+                {
+                    let (due, _) = self.pause_for(inst, started, now, reason, false, |p| {
+                        p.refresh_streak += 1;
+                        self.backoff.ceiling(p.refresh_streak)
+                    });
+                    return again(due, false, reason);
+                }
                 if classify::is_credential_failure(code.as_deref()) {
                     self.halt(inst, reason);
                     return Fate::Hold(job.id);

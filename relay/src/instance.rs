@@ -69,6 +69,8 @@ pub(crate) struct Pause {
     pub(crate) rate_streak: u32,
     /// Consecutive propagation pauses (reset on a delivery).
     pub(crate) propagation_streak: u32,
+    /// Consecutive failed token refreshes that named no OAuth rejection (reset on a delivery).
+    pub(crate) refresh_streak: u32,
     /// Why.
     pub(crate) reason: String,
     /// Whether the last pause was a rate limit (else token propagation).

@@ -29,7 +29,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actions_core::request::{HttpClient, RequestClient, RequestOptions};
+use actions_core::request::{HttpClient, OriginOverrides, RequestClient, RequestOptions};
 use actions_testkit::linkedin_sim::{
     CannedResponse, ErrorRate, Fault, FaultRule, Lag, LinkedInSim, RateLimit, RetryAfter,
     RouteKind, RouteSelector, SimConfig, Sometimes, Step,
@@ -257,13 +257,15 @@ pub fn faults(duration: Duration, rng: &mut ChaCha8Rng) -> Vec<FaultRule> {
             .after_requests(15)
             .max_requests(1),
         FaultRule::new(api(), Fault::Sometimes(Sometimes::new(0.00125, Step::Hang))),
-        // Connection resets and 5xx on the API. Not on the token endpoint: there a 5xx or a
-        // reset during a refresh halts the instance for good (linkedin-common turns any failed
-        // refresh into OAUTH_REFRESH_FAILED, which relay treats as unusable credentials) — a bug
-        // this soak found, reported, not fixed here.
-        FaultRule::new(api(), Fault::Sometimes(Sometimes::new(0.01, Step::Reset))),
+        // Connection resets and 5xx everywhere, the token endpoint included: a refresh that
+        // fails that way pauses the instance and is tried again (relay halts only on a rejected
+        // refresh token, or after several such failures in a row).
         FaultRule::new(
-            api(),
+            RouteSelector::Any,
+            Fault::Sometimes(Sometimes::new(0.01, Step::Reset)),
+        ),
+        FaultRule::new(
+            RouteSelector::Any,
             Fault::ErrorRate(ErrorRate {
                 rate: 0.03,
                 statuses: vec![500, 502, 503, 504],
@@ -363,6 +365,17 @@ write_keys = ["{WRITE_KEY}"]
     )
 }
 
+/// The origin the soak's client addresses relay by; [`at_port`] points it at the running relay
+/// (plain http only to loopback, and only through an origin override: core's transport rule).
+const LOCAL: &str = "https://relay.soak";
+
+/// `http` with [`LOCAL`] pointed at relay's ingest on `port`.
+fn at_port(http: &RequestClient, port: u16) -> RequestClient {
+    http.clone().with_origins(Arc::new(
+        OriginOverrides::new().with(LOCAL, &format!("http://127.0.0.1:{port}")),
+    ))
+}
+
 fn free_port() -> Result<u16, SoakError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -411,7 +424,8 @@ async fn start(
         .spawn()
         .map_err(|e| SoakError::Relay(format!("cannot start {}: {e}", opts.relay.display())))?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let url = format!("http://127.0.0.1:{port}/health");
+    let url = format!("{LOCAL}/health");
+    let http = &at_port(http, port);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -513,8 +527,8 @@ async fn client(
                     *s.sends.entry(id.clone()).or_default() += 1;
                 }
             }
-            let answer = http
-                .post(format!("http://127.0.0.1:{p}/v1/batch"))
+            let answer = at_port(&http, p)
+                .post(format!("{LOCAL}/v1/batch"))
                 .basic_auth(WRITE_KEY, "")
                 .json(body.clone())
                 .throw_http_errors(false)
@@ -938,7 +952,8 @@ async fn terminate(relay: Running) -> Result<(), SoakError> {
 /// Polls `/health` until the queue is empty; an error names what is left.
 async fn drain(http: &RequestClient, port: u16, timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
-    let url = format!("http://127.0.0.1:{port}/health");
+    let url = format!("{LOCAL}/health");
+    let http = &at_port(http, port);
     let mut depth = None;
     while Instant::now() < deadline {
         if let Ok(r) = http.get(url.clone()).throw_http_errors(false).send().await
